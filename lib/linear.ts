@@ -37,8 +37,9 @@ export class DenseLinear implements Linear {
     this.outFeatures = out;
     this.inFeatures = inp;
     const trainable = opts.trainable ?? false;
-    this.weightVar = tf.variable(weight, trainable, opts.name ? `${opts.name}.weight` : undefined);
-    this.bias = bias ? tf.variable(bias, trainable, opts.name ? `${opts.name}.bias` : undefined) : null;
+    // Variables stay unnamed: tfjs refuses two variables of one name, and two models may be loaded at once.
+    this.weightVar = tf.variable(weight, trainable);
+    this.bias = bias ? tf.variable(bias, trainable) : null;
   }
 
   setTrainable(trainable: boolean): void {
