@@ -132,11 +132,14 @@ export class DistilBertForSequenceClassification {
     const training = opts.training ?? false;
     const seedBase = opts.dropoutSeed;
     let site = 0;
-    // Each dropout call site in a forward pass gets its own seed, so masks are reproducible but distinct.
+    // Each dropout call site in a forward pass (LoRA's input dropout inside the linears included)
+    // gets its own seed, so masks are reproducible from dropoutSeed alone, yet distinct.
+    const nextSeed = (): number | undefined => (seedBase === undefined ? undefined : mixSeed(seedBase, site++));
     const dropout = (x: tf.Tensor, rate: number): tf.Tensor => {
-      const seed = seedBase === undefined ? undefined : mixSeed(seedBase, site++);
+      const seed = nextSeed();
       return training && rate > 0 ? tf.dropout(x, rate, undefined, seed) : x;
     };
+    const linear = (path: string, x: tf.Tensor2D): tf.Tensor2D => this.linears.get(path)!.apply(x, training, nextSeed());
 
     if (Array.isArray(inputIds)) this.checkIdRange(inputIds);
     return tf.tidy(() => {
@@ -157,17 +160,13 @@ export class DistilBertForSequenceClassification {
       let x = this.embed(ids); // [B*T, C]
       x = dropout(x, this.config.dropout) as tf.Tensor2D;
       for (let i = 0; i < this.config.n_layers; i++) {
-        x = this.transformerBlock(i, x, B, T, keep, maskFill, training, dropout);
+        x = this.transformerBlock(i, x, B, T, keep, maskFill, linear, dropout);
       }
       const cls = tf.reshape(tf.slice(tf.reshape(x, [B, T, -1]), [0, 0, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D; // [B, C]
-      let h = tf.relu(this.linear('pre_classifier', cls, training)) as tf.Tensor2D;
+      let h = tf.relu(linear('pre_classifier', cls)) as tf.Tensor2D;
       h = dropout(h, this.config.seq_classif_dropout) as tf.Tensor2D;
-      return this.linear('classifier', h, training); // [B, numLabels]
+      return linear('classifier', h); // [B, numLabels]
     });
-  }
-
-  private linear(path: string, x: tf.Tensor2D, training: boolean): tf.Tensor2D {
-    return this.linears.get(path)!.apply(x, training);
   }
 
   private param(name: string): tf.Tensor {
@@ -198,7 +197,7 @@ export class DistilBertForSequenceClassification {
     T: number,
     keep: tf.Tensor,
     maskFill: tf.Tensor,
-    training: boolean,
+    linear: (path: string, x: tf.Tensor2D) => tf.Tensor2D,
     dropout: (x: tf.Tensor, rate: number) => tf.Tensor,
   ): tf.Tensor2D {
     const p = `distilbert.transformer.layer.${i}`;
@@ -207,19 +206,19 @@ export class DistilBertForSequenceClassification {
 
     // Self-attention. Split heads: [B*T, C] → [B, T, H, D] → [B, H, T, D]; k goes straight to
     // [B, H, D, T] so that neither matMul needs a transpose flag (slow on wasm).
-    const q = tf.transpose(tf.reshape(tf.div(this.linear(`${p}.attention.q_lin`, x, training), Math.sqrt(D)), [B, T, H, D]), [0, 2, 1, 3]);
-    const kT = tf.transpose(tf.reshape(this.linear(`${p}.attention.k_lin`, x, training), [B, T, H, D]), [0, 2, 3, 1]);
-    const v = tf.transpose(tf.reshape(this.linear(`${p}.attention.v_lin`, x, training), [B, T, H, D]), [0, 2, 1, 3]);
+    const q = tf.transpose(tf.reshape(tf.div(linear(`${p}.attention.q_lin`, x), Math.sqrt(D)), [B, T, H, D]), [0, 2, 1, 3]);
+    const kT = tf.transpose(tf.reshape(linear(`${p}.attention.k_lin`, x), [B, T, H, D]), [0, 2, 3, 1]);
+    const v = tf.transpose(tf.reshape(linear(`${p}.attention.v_lin`, x), [B, T, H, D]), [0, 2, 1, 3]);
     const scores = tf.add(tf.mul(tf.matMul(q, kT), keep), maskFill); // [B, H, T, T]
     const weights = dropout(tf.softmax(scores), this.config.attention_dropout);
     const context = tf.matMul(weights, v); // [B, H, T, D]
     const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D; // [B*T, C]
-    const attended = this.layerNorm(`${p}.sa_layer_norm`, tf.add(this.linear(`${p}.attention.out_lin`, merged, training), x));
+    const attended = this.layerNorm(`${p}.sa_layer_norm`, tf.add(linear(`${p}.attention.out_lin`, merged), x));
 
     // Feed-forward with exact (erf) GELU, as torch's nn.GELU() default.
-    const hidden = this.linear(`${p}.ffn.lin1`, attended, training); // [B*T, hidden]
+    const hidden = linear(`${p}.ffn.lin1`, attended); // [B*T, hidden]
     const gelu = tf.mul(tf.mul(hidden, 0.5), tf.add(1, tf.erf(tf.mul(hidden, Math.SQRT1_2)))) as tf.Tensor2D;
-    const ffn = dropout(this.linear(`${p}.ffn.lin2`, gelu, training), this.config.dropout);
+    const ffn = dropout(linear(`${p}.ffn.lin2`, gelu), this.config.dropout);
     return this.layerNorm(`${p}.output_layer_norm`, tf.add(ffn, attended));
   }
 

@@ -9,8 +9,11 @@ import * as tf from '@tensorflow/tfjs';
 export interface Linear {
   readonly inFeatures: number;
   readonly outFeatures: number;
-  /** y = x·Wᵀ + b: [N, in] → [N, out]. `training` switches dropout on (LoRA's input dropout). */
-  apply(x: tf.Tensor2D, training: boolean): tf.Tensor2D;
+  /**
+   * y = x·Wᵀ + b: [N, in] → [N, out]. `training` switches dropout on (LoRA's input dropout);
+   * `dropoutSeed`, when given, fixes that dropout's mask (the model derives it from its own seed).
+   */
+  apply(x: tf.Tensor2D, training: boolean, dropoutSeed?: number): tf.Tensor2D;
   /** The effective fp32 weight [out, in] (dequantized for NF4, merged for LoRA). The caller disposes it. */
   weight(): tf.Tensor2D;
   /** The bias [out], or null. */
@@ -50,7 +53,7 @@ export class DenseLinear implements Linear {
   apply(x: tf.Tensor2D, _training: boolean): tf.Tensor2D {
     return tf.tidy(() => {
       const y = tf.matMul(x, this.weightVar as tf.Tensor2D, false, true); // [N, out]
-      return this.bias ? tf.add(y, this.bias) : y;
+      return this.bias ? (tf.add(y, this.bias) as tf.Tensor2D) : y;
     });
   }
 

@@ -93,9 +93,11 @@ export class LoraLinear implements Linear {
     return this.base.bias;
   }
 
-  apply(x: tf.Tensor2D, training: boolean): tf.Tensor2D {
-    // Drawn outside tidy so that eval and training calls advance the generator the same way.
-    const dropoutSeed = Math.floor(this.nextDropoutSeed() * 2 ** 31);
+  apply(x: tf.Tensor2D, training: boolean, seed?: number): tf.Tensor2D {
+    // The model passes a seed derived from its dropoutSeed (reproducible training and resume);
+    // standalone use draws from the layer's own generator, advanced on every call alike.
+    const drawn = Math.floor(this.nextDropoutSeed() * 2 ** 31);
+    const dropoutSeed = seed ?? drawn;
     return tf.tidy(() => {
       const y = this.base.apply(x, training); // [N, out]
       const xIn = training && this.loraDropout > 0 ? tf.dropout(x, this.loraDropout, undefined, dropoutSeed) : x;
