@@ -1,0 +1,104 @@
+// NF4 speed and size: quantizing every DistilBERT linear layer, and dequantizing on each backend.
+//   npx ts-node --transpile-only bench/nf4.ts
+// WebGPU is tried last (software GL needs EGL_PLATFORM=surfaceless QLORA_DAWN_FLAGS=backend=opengl
+// QLORA_WEBGPU_FEATURE_LEVEL=compatibility); a backend that does not load is reported and skipped.
+// Ratios compare against a plain Float32Array.set copy of the same size measured in this run.
+import * as tf from '@tensorflow/tfjs';
+import { BackendName, useBackend } from '../lib/backend';
+import { nf4BitsPerParameter, quantizeNF4 } from '../lib/nf4';
+import { NF4Tensor } from '../lib/nf4-op';
+
+const DIM = 768;
+const HIDDEN = 3072;
+const LAYERS = 6;
+// Per transformer layer: q, k, v, out [768, 768] and lin1 [3072, 768], lin2 [768, 3072].
+const SHAPES: [number, number][] = [...Array(4).fill([DIM, DIM]), [HIDDEN, DIM], [DIM, HIDDEN]];
+
+function randomWeights(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 4294967296 - 0.5) * 0.08;
+  }
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function copyGBps(bytes: number, reps: number): number {
+  const src = new Float32Array(bytes / 4).fill(1);
+  const dst = new Float32Array(bytes / 4);
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t = performance.now();
+    dst.set(src);
+    times.push(performance.now() - t);
+  }
+  return bytes / 1e9 / (median(times) / 1e3);
+}
+
+async function main(): Promise<void> {
+  // 1. Host quantization of all 36 linear layers.
+  const layers: Float32Array[] = [];
+  for (let l = 0; l < LAYERS; l++) for (const [o, i] of SHAPES) layers.push(randomWeights(o * i, layers.length + 1));
+  const total = layers.reduce((n, w) => n + w.length, 0);
+  console.log(`DistilBERT linear layers: ${layers.length} matrices, ${(total / 1e6).toFixed(1)} M weights`);
+  for (const doubleQuant of [false, true]) {
+    const t = performance.now();
+    let bytes = 0;
+    let bits = 0;
+    layers.forEach((w, k) => {
+      const q = quantizeNF4(w, { doubleQuant, shape: SHAPES[k % SHAPES.length] });
+      bytes += q.packed.length;
+      bits += nf4BitsPerParameter(q) * w.length;
+    });
+    const seconds = (performance.now() - t) / 1e3;
+    console.log(
+      `quantize (block 64${doubleQuant ? ', double quant' : ''}): ${seconds.toFixed(2)} s ` +
+        `(${(total / 1e6 / seconds).toFixed(0)} M weights/s), ${(bits / total).toFixed(4)} bits/param, ${(bytes / 2 ** 20).toFixed(1)} MiB codes`,
+    );
+  }
+
+  // 2. Device dequantization throughput (fp32 output) of one lin1 matrix, per backend.
+  const [rows, cols] = [HIDDEN, DIM];
+  const q = quantizeNF4(layers[4], { shape: [rows, cols] });
+  const outBytes = rows * cols * 4;
+  const backends: BackendName[] = ['cpu', 'wasm', 'webgpu'];
+  for (const name of backends) {
+    try {
+      await useBackend(name, { allowSoftwareWebGPU: true });
+    } catch (e) {
+      console.log(`${name}: skipped (${(e as Error).message.split('\n').slice(-1)[0].trim()})`);
+      continue;
+    }
+    const t = NF4Tensor.upload(q);
+    const reps = name === 'cpu' ? 5 : 9;
+    for (const transpose of [false, true]) {
+      const times: number[] = [];
+      for (let r = 0; r < reps + 1; r++) {
+        const start = performance.now();
+        const w = t.dequantize({ transpose });
+        await w.data(); // waits for the device; on cpu/wasm the data is already there
+        if (r > 0) times.push(performance.now() - start); // first run compiles / warms up
+        w.dispose();
+      }
+      const gbps = outBytes / 1e9 / (median(times) / 1e3);
+      const copy = copyGBps(outBytes, reps);
+      console.log(
+        `${name.padEnd(6)} dequantize [${rows}, ${cols}]${transpose ? 'ᵀ' : ' '}: ${gbps.toFixed(2)} GB/s fp32 out ` +
+          `(includes reading back to JS), Float32Array.set copy ${copy.toFixed(2)} GB/s, ratio ${(gbps / copy).toFixed(3)}`,
+      );
+    }
+    t.dispose();
+    if (tf.memory().numTensors !== 0) console.log(`  warning: ${tf.memory().numTensors} tensors left on ${name}`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
