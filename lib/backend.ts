@@ -70,11 +70,34 @@ function requireTfjsNode(pkg: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-no
 
 let webgpuInfo = '';
 
+interface DawnModule {
+  create: (flags: string[]) => unknown;
+  globals: Record<string, unknown>;
+}
+
+/**
+ * The npm `webgpu` package is an ES module whose index only re-exports its native `dawn.node`.
+ * Plain Node 20.19+ can require() it, jest's module loader cannot: load the addon directly then.
+ */
+function loadDawn(): DawnModule {
+  try {
+    return require('webgpu');
+  } catch (e) {
+    const platform = process.platform === 'darwin' ? 'darwin-universal' : `${process.platform}-${process.arch}`;
+    const dir = path.dirname(require.resolve('webgpu/package.json'));
+    try {
+      return require(path.join(dir, 'dist', platform, 'dawn.node'));
+    } catch {
+      throw e;
+    }
+  }
+}
+
 /** Sets up the `navigator.gpu` global from the npm `webgpu` package (Dawn) and registers tfjs' webgpu backend. */
 async function prepareWebGPU(allowSoftware: boolean): Promise<void> {
-  let dawn: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
+  let dawn: DawnModule;
   try {
-    dawn = require('webgpu');
+    dawn = loadDawn();
   } catch (e) {
     throw new Error(`the 'webgpu' package (Dawn) is not installed or failed to load: ${(e as Error).message.split('\n')[0]}`);
   }
