@@ -12,3 +12,5 @@ export * from './lora-linear';
 export * from './peft';
 export * from './data';
 export * from './random';
+export * from './hub';
+export * from './progress';

@@ -1,0 +1,181 @@
+// A small HTTP server on 127.0.0.1 that answers like the Hugging Face Hub, for tests.
+//
+//   GET /{repo}/resolve/{revision}/{file}            (models; datasets: /datasets/{repo}/resolve/…)
+//     LFS file  → 302 to /cdn/{id} (relative, absolute, or on a second "CDN" server), with
+//                 X-Linked-Etag: "<sha256>" and X-Linked-Size, like the real Hub
+//     small file → 200 with the body and ETag: "<git blob sha1>" (40 hex: not a sha256)
+//     unknown repo → 404 X-Error-Code: RepoNotFound; unknown file → 404 X-Error-Code: EntryNotFound
+//     private file without the right bearer token → 401
+//   GET /cdn/{id}  the bytes, with Range support (206 + Content-Range, 416 past the end)
+//
+// Every request is recorded (path, headers, which server) so tests can count network hits and
+// check the Range and Authorization headers that were sent. Both servers listen on loopback only.
+import * as crypto from 'crypto';
+import * as http from 'http';
+import { AddressInfo } from 'net';
+
+export interface FakeFile {
+  body: Buffer;
+  /** Served like an LFS file: a redirect to the CDN route carrying the sha256 (default true). */
+  lfs?: boolean;
+  /** Where the LFS redirect points: 'relative' (/cdn/… on this server, default), 'absolute'
+   *  (http://127.0.0.1:port/cdn/… on this server) or 'other-origin' (the second, CDN server). */
+  cdn?: 'relative' | 'absolute' | 'other-origin';
+  /** Advertise this sha256 instead of the body's (a corrupted-transfer route). */
+  advertisedSha256?: string;
+  /** The first body response sends half of what it promised, then cuts the connection. */
+  cutOnce?: boolean;
+  /** The first body response sends half of what it promised, then goes silent (a stalled transfer). */
+  stallOnce?: boolean;
+  /** Never answer the resolve request (a Hub that does not respond). */
+  hang?: boolean;
+  /** Answer 200 with the whole file even to a Range request (servers may ignore Range). */
+  ignoreRange?: boolean;
+  /** Needs `Authorization: Bearer <token>` on the resolve request, else 401. */
+  token?: string;
+  /** Redirect to itself forever. */
+  redirectLoop?: boolean;
+}
+
+export interface RecordedRequest {
+  server: 'hub' | 'cdn';
+  path: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+interface StoredFile extends FakeFile {
+  cutDone: boolean;
+  stallDone: boolean;
+}
+
+export const sha256Hex = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+/** Git's blob id, the ETag the Hub gives small (non-LFS) files. */
+const gitBlobSha1 = (b: Buffer) =>
+  crypto.createHash('sha1').update(Buffer.concat([Buffer.from(`blob ${b.length}\0`), b])).digest('hex');
+
+export class FakeHub {
+  readonly requests: RecordedRequest[] = [];
+  /** key: `{repoPath}@{revision}:{file}`, repoPath like 'acme/tiny' or 'datasets/acme/tiny'. */
+  private readonly files = new Map<string, StoredFile>();
+  private readonly repos = new Set<string>();
+  private readonly blobs: StoredFile[] = [];
+  private hubServer!: http.Server;
+  private cdnServer!: http.Server;
+  url = '';
+  cdnUrl = '';
+
+  static async start(): Promise<FakeHub> {
+    const hub = new FakeHub();
+    hub.hubServer = await listen((req, res) => hub.handle('hub', req, res));
+    hub.cdnServer = await listen((req, res) => hub.handle('cdn', req, res));
+    hub.url = `http://127.0.0.1:${(hub.hubServer.address() as AddressInfo).port}`;
+    hub.cdnUrl = `http://127.0.0.1:${(hub.cdnServer.address() as AddressInfo).port}`;
+    return hub;
+  }
+
+  /** `repo` is 'owner/name' for a model, 'datasets/owner/name' for a dataset. Replaces any earlier file. */
+  addFile(repo: string, filename: string, file: FakeFile, revision = 'main'): void {
+    const stored: StoredFile = { ...file, cutDone: false, stallDone: false };
+    this.repos.add(repo);
+    this.files.set(`${repo}@${revision}:${filename}`, stored);
+  }
+
+  addRepo(repo: string): void {
+    this.repos.add(repo);
+  }
+
+  /** Requests whose path contains `part` (e.g. '/resolve/' or '/cdn/'). */
+  hits(part = ''): RecordedRequest[] {
+    return this.requests.filter((r) => r.path.includes(part));
+  }
+
+  async close(): Promise<void> {
+    for (const server of [this.hubServer, this.cdnServer]) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  private handle(server: 'hub' | 'cdn', req: http.IncomingMessage, res: http.ServerResponse): void {
+    const urlPath = (req.url ?? '/').split('?')[0];
+    this.requests.push({ server, path: urlPath, headers: req.headers });
+
+    if (urlPath.startsWith('/cdn/')) {
+      const blob = this.blobs[Number(urlPath.slice('/cdn/'.length))];
+      if (!blob) return void res.writeHead(404).end('no such blob');
+      return this.serveBody(req, res, blob, sha256Hex(blob.body));
+    }
+
+    const at = urlPath.indexOf('/resolve/');
+    if (server !== 'hub' || at < 0) return void res.writeHead(404).end('not a Hub route');
+    const repo = urlPath.slice(1, at);
+    const [revision, ...fileParts] = urlPath.slice(at + '/resolve/'.length).split('/');
+    const key = `${repo}@${decodeURIComponent(revision)}:${fileParts.map(decodeURIComponent).join('/')}`;
+
+    if (!this.repos.has(repo)) {
+      return void res.writeHead(404, { 'X-Error-Code': 'RepoNotFound' }).end('Repository not found');
+    }
+    const file = this.files.get(key);
+    if (!file) return void res.writeHead(404, { 'X-Error-Code': 'EntryNotFound' }).end('Entry not found');
+    if (file.token !== undefined && req.headers.authorization !== `Bearer ${file.token}`) {
+      return void res.writeHead(401).end('Invalid credentials');
+    }
+    if (file.hang) return; // the client's timeout has to end this
+    if (file.redirectLoop) return void res.writeHead(302, { Location: urlPath }).end();
+
+    if (file.lfs === false) {
+      return this.serveBody(req, res, file, gitBlobSha1(file.body));
+    }
+    const sha = file.advertisedSha256 ?? sha256Hex(file.body);
+    let id = this.blobs.indexOf(file);
+    if (id < 0) id = this.blobs.push(file) - 1;
+    const cdnPath = `/cdn/${id}`;
+    const location =
+      file.cdn === 'other-origin' ? `${this.cdnUrl}${cdnPath}` : file.cdn === 'absolute' ? `${this.url}${cdnPath}` : cdnPath;
+    res
+      .writeHead(302, {
+        Location: location,
+        'X-Linked-Etag': `"${sha}"`,
+        'X-Linked-Size': String(file.body.length),
+        ETag: `W/"${gitBlobSha1(Buffer.from(sha))}"`, // the pointer file's etag, not the content's
+      })
+      .end();
+  }
+
+  private serveBody(req: http.IncomingMessage, res: http.ServerResponse, file: StoredFile, etag: string): void {
+    const size = file.body.length;
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    let start = 0;
+    if (range && !file.ignoreRange) {
+      start = Number(range[1]);
+      if (start >= size) {
+        return void res.writeHead(416, { 'Content-Range': `bytes */${size}`, ETag: `"${etag}"` }).end();
+      }
+    }
+    const part = file.body.subarray(start);
+    const headers: http.OutgoingHttpHeaders = { 'Content-Length': String(part.length), ETag: `"${etag}"`, 'Accept-Ranges': 'bytes' };
+    if (start > 0) headers['Content-Range'] = `bytes ${start}-${size - 1}/${size}`;
+    res.writeHead(start > 0 ? 206 : 200, headers);
+
+    if (file.cutOnce && !file.cutDone) {
+      file.cutDone = true;
+      // Promise the whole part, send half, then drop the connection.
+      res.write(part.subarray(0, Math.floor(part.length / 2)), () => setTimeout(() => res.destroy(), 20));
+      return;
+    }
+    if (file.stallOnce && !file.stallDone) {
+      file.stallDone = true;
+      res.write(part.subarray(0, Math.floor(part.length / 2))); // …and nothing more, ever
+      return;
+    }
+    res.end(part);
+  }
+}
+
+function listen(handler: http.RequestListener): Promise<http.Server> {
+  return new Promise((resolve, reject) => {
+    const server = http.createServer(handler);
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
