@@ -14,3 +14,4 @@ export * from './data';
 export * from './random';
 export * from './hub';
 export * from './progress';
+export * from './tokenizer';
