@@ -51,7 +51,7 @@ export class DenseLinear implements Linear {
   }
 
   apply(x: tf.Tensor2D, _training: boolean): tf.Tensor2D {
-    return tf.tidy(() => {
+    return tf.tidy((): tf.Tensor2D => {
       const y = tf.matMul(x, this.weightVar as tf.Tensor2D, false, true); // [N, out]
       return this.bias ? (tf.add(y, this.bias) as tf.Tensor2D) : y;
     });
