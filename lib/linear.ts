@@ -51,9 +51,9 @@ export class DenseLinear implements Linear {
   }
 
   apply(x: tf.Tensor2D, _training: boolean): tf.Tensor2D {
-    return tf.tidy((): tf.Tensor2D => {
-      const y = tf.matMul(x, this.weightVar as tf.Tensor2D, false, true); // [N, out]
-      return this.bias ? (tf.add(y, this.bias) as tf.Tensor2D) : y;
+    return tf.tidy(() => {
+      const y: tf.Tensor2D = tf.matMul(x, this.weightVar as tf.Tensor2D, false, true); // [N, out]
+      return this.bias ? tf.add<tf.Tensor2D>(y, this.bias) : y;
     });
   }
 
