@@ -5,6 +5,7 @@
 // required only inside the two conversion functions, never at import time.
 import type * as Danfo from 'danfojs-node';
 import { KAGGLE_LABEL_MAP, RowCollector, SentimentData } from './data-rows';
+import { escapeHtml } from './html';
 
 /** danfojs-node, loaded on first use, without the ~300 "kernel already registered" lines its tfjs prints. */
 function loadDanfo(): typeof Danfo {
@@ -146,11 +147,3 @@ function truncate(text: string, maxChars: number): string {
   return chars.length <= maxChars ? text : chars.slice(0, maxChars).join('') + '…';
 }
 
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}

@@ -17,7 +17,7 @@ import { DataSplit, LoadProgress, SentimentData } from './data-rows';
 
 export * from './data-rows';
 export * from './data-ops';
-export { toDataFrame, fromDataFrame, toHtmlTable, escapeHtml } from './data-frame';
+export { toDataFrame, fromDataFrame, toHtmlTable } from './data-frame';
 export type { FromDataFrameOptions, HtmlTableOptions } from './data-frame';
 export { readSentimentCsv } from './data-csv';
 export { readAclImdbFolder, readAclImdbTarball, ACLIMDB_LABEL_NAMES } from './data-aclimdb';

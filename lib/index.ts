@@ -15,3 +15,5 @@ export * from './random';
 export * from './hub';
 export * from './progress';
 export * from './tokenizer';
+export * from './charts';
+export * from './display';
