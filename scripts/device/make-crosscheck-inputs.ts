@@ -44,12 +44,15 @@ async function main(): Promise<void> {
 
   const tokenizer = await loadTokenizer(ckpt);
   const reviews = (await readSentimentCsv(path.join(assets, 'imdb', 'test.csv'))).texts;
-  // Every 25th review: 1,000 real reviews spread over both labels.
-  const texts = [...HARD_CASES, ...reviews.filter((_, i) => i % 25 === 0)];
+  // Every 25th review of test.csv: 1,000 real reviews spread over both labels. The fixture keeps
+  // their row numbers, not their text: the dataset is not ours to commit.
+  const reviewRows = reviews.map((_, i) => i).filter((i) => i % 25 === 0);
+  const texts = [...HARD_CASES, ...reviewRows.map((i) => reviews[i])];
   const ids = texts.map((t) => tokenizer.encode(t).ids);
 
   const maxLength = 64;
-  const batchTexts = [HARD_CASES[3], HARD_CASES[2], reviews[0], HARD_CASES[1]];
+  const batchSources = ['hard:3', 'hard:2', 'review:0', 'hard:1'];
+  const batchTexts = batchSources.map((s) => (s.startsWith('hard:') ? HARD_CASES : reviews)[Number(s.split(':')[1])]);
   const batch = tokenizer.encodeBatch(batchTexts, { maxLength, padding: 'max_length', truncation: true });
   const rows = (a: Int32Array) => Array.from({ length: batch.batchSize }, (_, r) => Array.from(a.subarray(r * maxLength, (r + 1) * maxLength)));
   const inputIds = rows(batch.inputIds);
@@ -73,7 +76,7 @@ async function main(): Promise<void> {
 
   fs.writeFileSync(
     path.join(out, 'ours.json'),
-    JSON.stringify({ texts, ids, batch_texts: batchTexts, max_length: maxLength, batch: { input_ids: inputIds, attention_mask: attentionMask }, logits, peft_logits: peftLogits }),
+    JSON.stringify({ texts, ids, hard_cases: HARD_CASES.length, review_rows: reviewRows, batch_texts: batchTexts, batch_sources: batchSources, max_length: maxLength, batch: { input_ids: inputIds, attention_mask: attentionMask }, logits, peft_logits: peftLogits }),
   );
   console.log(`wrote ${out}: ${texts.length} texts, logits ${JSON.stringify(logits[0])}`);
 }

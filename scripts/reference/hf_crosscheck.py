@@ -10,7 +10,8 @@ machines, which have no pip). Inputs come from `scripts/device/make-crosscheck-i
 Writes to <out>/:
   crosscheck.json    max differences and mismatch counts (ours vs transformers/peft)
   hf_fixture.json    transformers' own ids for the texts, logits, and a real-PEFT adapter's
-                     logits: committed as test fixtures (test/fixtures/hf/)
+                     logits: committed as test/fixtures/hf/transformers-reference.json (reviews
+                     thinned to every 75th row of test.csv to keep the fixture small)
   peft_adapter_config.json, peft_adapter_model.safetensors: an adapter saved by real PEFT
 """
 import json
@@ -84,9 +85,12 @@ def main(inp: str, out: str) -> None:
     trainable, total = pm2.get_nb_trainable_parameters()
     fixture = {
         "generated_by": f"scripts/reference/hf_crosscheck.py with transformers {transformers.__version__}, peft {peft.__version__}",
-        "texts": ours["texts"],
+        "checkpoint": "writeRandomCheckpoint(dir, {vocabSize: 30522, dim: 64, nLayers: 2, nHeads: 4, hiddenDim: 128, maxPositions: 512, seed: 7, withHead: true, numLabels: 2, std: 0.2})",
+        # Hard cases by text; IMDB reviews by row number in imdb/test.csv (the dataset is not committed).
+        "hard_cases": ours["texts"][: ours["hard_cases"]],
+        "review_rows": ours["review_rows"],
         "ids": hf_ids,
-        "batch_texts": ours["batch_texts"],
+        "batch_sources": ours["batch_sources"],
         "max_length": ours["max_length"],
         "batch": {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]},
         "logits": logits.tolist(),
