@@ -149,7 +149,18 @@ export function writeRandomCheckpoint(dir: string, o: RandomCheckpointOptions): 
   }
 }
 
+const USAGE = `Usage: ts-node scripts/make-random-checkpoint.ts --out <folder> [options]
+  --tokenizer <folder>   copy tokenizer.json, vocab.txt, ... in (the vocabulary size then follows vocab.txt)
+  --vocab-size N (64)  --dim N (32)  --n-layers N (2)  --n-heads N (4)  --hidden-dim N (64)
+  --max-positions N (32)  --seed N (0)  --std X (0.02)  --num-labels N (2)  --dtype F32|F16|BF16
+  --with-head            write pre_classifier/classifier too (default: the Hub's MLM base layout)
+  --no-prefix            keys without 'distilbert.'`;
+
 function parseArgs(argv: string[]): { out: string; options: RandomCheckpointOptions } {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   const args = new Map<string, string>();
   const flags = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
