@@ -128,6 +128,8 @@ async function prepareWasm(): Promise<void> {
   const wasm = require('@tensorflow/tfjs-backend-wasm');
   const dir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
   wasm.setWasmPaths(path.join(dir, 'dist') + path.sep);
+  // Training needs a kernel the wasm backend lacks (the gradient of the embedding lookup).
+  require('./wasm-kernels').registerWasmTrainingKernels();
 }
 
 async function tryBackend(name: BackendName, allowSoftwareWebGPU: boolean): Promise<string> {

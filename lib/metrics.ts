@@ -1,0 +1,98 @@
+// Classification metrics (scikit-learn conventions) and the cross-entropy loss.
+//
+// Confusion matrices are indexed [true label][predicted label], like
+// `sklearn.metrics.confusion_matrix`. A precision or recall whose denominator is zero counts as
+// 0, like sklearn's default `zero_division` (which also warns).
+import * as tf from '@tensorflow/tfjs';
+
+/** Mean cross-entropy of logits [B, C] against integer labels [B] (torch `F.cross_entropy`). */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D | number[] | Int32Array): tf.Scalar {
+  return tf.tidy(() => {
+    const [batch, numLabels] = logits.shape;
+    const labelTensor = labels instanceof tf.Tensor ? labels : tf.tensor1d(Array.from(labels), 'int32');
+    if (labelTensor.shape[0] !== batch) {
+      throw new Error(`crossEntropy: ${batch} rows of logits but ${labelTensor.shape[0]} labels`);
+    }
+    const logProbs = tf.logSoftmax(logits); // [B, C]
+    const oneHot = tf.oneHot(tf.cast(labelTensor, 'int32'), numLabels); // [B, C]
+    return tf.neg(tf.mean(tf.sum(tf.mul(logProbs, oneHot), 1))) as tf.Scalar;
+  });
+}
+
+/** Index of the largest value in each row of a row-major [rows, cols] array (first one on ties). */
+export function argmaxRows(values: ArrayLike<number>, cols: number): number[] {
+  const rows = values.length / cols;
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (values[r * cols + c] > values[r * cols + best]) best = c;
+    out.push(best);
+  }
+  return out;
+}
+
+/** Counts [true][predicted] over `numLabels` classes. */
+export function confusionMatrix(labels: ArrayLike<number>, predictions: ArrayLike<number>, numLabels: number): number[][] {
+  if (labels.length !== predictions.length) {
+    throw new Error(`confusionMatrix: ${labels.length} labels but ${predictions.length} predictions`);
+  }
+  const matrix = Array.from({ length: numLabels }, () => new Array<number>(numLabels).fill(0));
+  for (let i = 0; i < labels.length; i++) {
+    const t = labels[i];
+    const p = predictions[i];
+    if (!(t >= 0 && t < numLabels && p >= 0 && p < numLabels) || !Number.isInteger(t) || !Number.isInteger(p)) {
+      throw new Error(`confusionMatrix: item ${i} has label ${t} / prediction ${p}, outside 0..${numLabels - 1}`);
+    }
+    matrix[t][p] += 1;
+  }
+  return matrix;
+}
+
+export interface ClassScores {
+  precision: number;
+  recall: number;
+  f1: number;
+  /** Number of true examples of this class. */
+  support: number;
+}
+
+/** Precision, recall and F1 of every class, from a confusion matrix. */
+export function perClassScores(confusion: number[][]): ClassScores[] {
+  const n = confusion.length;
+  return confusion.map((row, c) => {
+    const truePositives = row[c];
+    const support = row.reduce((a, b) => a + b, 0);
+    let predicted = 0;
+    for (let r = 0; r < n; r++) predicted += confusion[r][c];
+    const precision = predicted > 0 ? truePositives / predicted : 0;
+    const recall = support > 0 ? truePositives / support : 0;
+    const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
+    return { precision, recall, f1, support };
+  });
+}
+
+export interface ClassificationReport {
+  accuracy: number;
+  /** Binary tasks: F1 of the positive class (label 1, sklearn `average='binary'`); otherwise macro F1. */
+  f1: number;
+  /** Unweighted mean of the per-class F1 scores (sklearn `average='macro'`). */
+  macroF1: number;
+  perClass: ClassScores[];
+  confusion: number[][];
+}
+
+/** Accuracy, F1 and the confusion matrix of integer predictions. */
+export function classificationReport(
+  labels: ArrayLike<number>,
+  predictions: ArrayLike<number>,
+  numLabels: number,
+): ClassificationReport {
+  const confusion = confusionMatrix(labels, predictions, numLabels);
+  const perClass = perClassScores(confusion);
+  let correct = 0;
+  for (let c = 0; c < numLabels; c++) correct += confusion[c][c];
+  const accuracy = labels.length > 0 ? correct / labels.length : 0;
+  const macroF1 = perClass.reduce((a, s) => a + s.f1, 0) / numLabels;
+  const f1 = numLabels === 2 ? perClass[1].f1 : macroF1;
+  return { accuracy, f1, macroF1, perClass, confusion };
+}
