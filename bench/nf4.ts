@@ -1,4 +1,5 @@
-// NF4 speed and size: quantizing every DistilBERT linear layer, and dequantizing on each backend.
+// NF4 speed and size: quantizing every DistilBERT linear layer, dequantizing on each backend, and
+// the device memory a loaded DistilBERT-base really holds for its quantized weights.
 //   npx ts-node --transpile-only bench/nf4.ts
 // WebGPU is tried last (software GL needs EGL_PLATFORM=surfaceless QLORA_DAWN_FLAGS=backend=opengl
 // QLORA_WEBGPU_FEATURE_LEVEL=compatibility); a backend that does not load is reported and skipped.
@@ -7,6 +8,11 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendName, useBackend } from '../lib/backend';
 import { nf4BitsPerParameter, quantizeNF4 } from '../lib/nf4';
 import { NF4Tensor } from '../lib/nf4-op';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { loadPretrained, QUANTIZED_LINEARS } from '../lib/checkpoint';
+import { writeRandomCheckpoint } from '../scripts/make-random-checkpoint';
 
 const DIM = 768;
 const HIDDEN = 3072;
@@ -98,7 +104,42 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
+/**
+ * Loads a DistilBERT-base-shaped random checkpoint three ways and reports what the device holds
+ * (tf.memory) for the six quantized linear kinds: fp32, NF4, NF4 + double quantization. The
+ * fp32-vs-NF4 difference of the whole model is also shown, which would expose an fp32 copy left behind.
+ */
+async function residentMemory(): Promise<void> {
+  await useBackend('cpu');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-nf4-'));
+  try {
+    writeRandomCheckpoint(dir, { vocabSize: 30522, dim: DIM, nLayers: LAYERS, nHeads: 12, hiddenDim: HIDDEN, maxPositions: 512, seed: 1, withHead: true });
+    let fp32Total = 0;
+    for (const [label, quantization, doubleQuant] of [['fp32', 'none', false], ['NF4', 'nf4', false], ['NF4 + double quant', 'nf4', true]] as const) {
+      const before = tf.memory().numBytes;
+      const model = await loadPretrained(dir, { quantization, doubleQuant, log: () => {} });
+      const total = tf.memory().numBytes - before;
+      let weights = 0;
+      let bytes = 0;
+      for (const [p, layer] of model.linears) {
+        if (!QUANTIZED_LINEARS.some((suffix) => p.endsWith(suffix))) continue;
+        weights += layer.inFeatures * layer.outFeatures;
+        bytes += layer.weightBytes();
+      }
+      if (quantization === 'none') fp32Total = total;
+      console.log(
+        `resident ${label.padEnd(18)}: targeted weights ${((bytes * 8) / weights).toFixed(3)} bits/param (${(bytes / 2 ** 20).toFixed(1)} MiB), ` +
+          `whole model ${(total / 2 ** 20).toFixed(1)} MiB on the device` + (quantization === 'none' ? '' : `, ${(((fp32Total - total) / fp32Total) * 100).toFixed(1)}% less than fp32`),
+      );
+      model.dispose();
+    }
+    if (tf.memory().numTensors !== 0) console.log(`  warning: ${tf.memory().numTensors} tensors left after disposing the models`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(residentMemory).catch((e) => {
   console.error(e);
   process.exit(1);
 });
