@@ -39,6 +39,16 @@ interface Moments {
   v: tf.Variable;
 }
 
+/**
+ * A non-trainable variable holding `initial`'s values. tf.variable shares the initial tensor's
+ * data and counts it as a second tensor; disposing the initial one keeps the count flat.
+ */
+function variableFrom(initial: tf.Tensor): tf.Variable {
+  const v = tf.variable(initial, false);
+  initial.dispose();
+  return v;
+}
+
 export class AdamW {
   readonly params: tf.Variable[];
   readonly beta1: number;
@@ -112,8 +122,7 @@ export class AdamW {
     let moments = this.moments[i];
     if (!moments) {
       const p = this.params[i];
-      moments = { m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false) };
-      // tf.variable copies its initial value; the zeros themselves are not needed.
+      moments = { m: variableFrom(tf.zerosLike(p)), v: variableFrom(tf.zerosLike(p)) };
       this.moments[i] = moments;
     }
     return moments;
@@ -156,10 +165,9 @@ export class AdamW {
     });
     this.disposeMoments();
     this.moments = this.params.map((p, i) => ({
-      m: tf.variable(tf.tensor(state.m[i], p.shape, 'float32'), false),
-      v: tf.variable(tf.tensor(state.v[i], p.shape, 'float32'), false),
+      m: variableFrom(tf.tensor(state.m[i], p.shape, 'float32')),
+      v: variableFrom(tf.tensor(state.v[i], p.shape, 'float32')),
     }));
-    // tf.variable keeps its own copy; the tensors made from the arrays must go.
     this.stepCount = state.step;
   }
 
