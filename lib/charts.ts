@@ -375,6 +375,44 @@ export interface MemoryRow {
 
 const MIB = 1024 * 1024;
 
+/** What memoryRows needs of a linear layer (lib/linear.ts' Linear has it). */
+export interface SizedLinear {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** Bytes the weight really occupies on the device (NF4: codes + block scales). */
+  weightBytes(): number;
+}
+
+/**
+ * Memory rows measured on a model's linear layers (by HF module path): the bytes each weight
+ * really holds against 4 bytes per value in fp32, grouped into attention, feed-forward and
+ * classifier head, plus a total row.
+ */
+export function memoryRows(linears: Map<string, SizedLinear>): MemoryRow[] {
+  const groups: Array<{ label: string; test: (path: string) => boolean }> = [
+    { label: 'attention (q, k, v, out)', test: (p) => /\.attention\./.test(p) },
+    { label: 'feed-forward (lin1, lin2)', test: (p) => /\.ffn\./.test(p) },
+    { label: 'classifier head', test: (p) => !/\.attention\.|\.ffn\./.test(p) },
+  ];
+  const rows: MemoryRow[] = [];
+  for (const group of groups) {
+    let fp32Bytes = 0;
+    let nf4Bytes = 0;
+    for (const [path, layer] of linears) {
+      if (!group.test(path)) continue;
+      fp32Bytes += 4 * layer.inFeatures * layer.outFeatures;
+      nf4Bytes += layer.weightBytes();
+    }
+    if (fp32Bytes > 0) rows.push({ label: group.label, fp32Bytes, nf4Bytes });
+  }
+  rows.push({
+    label: 'all linear layers',
+    fp32Bytes: rows.reduce((n, r) => n + r.fp32Bytes, 0),
+    nf4Bytes: rows.reduce((n, r) => n + r.nf4Bytes, 0),
+  });
+  return rows;
+}
+
 /** Grouped bars: fp32 vs NF4 bytes (in MiB) per row, e.g. per layer kind or for the whole model. */
 export function memoryFigure(rows: MemoryRow[], opts: { title?: string } = {}): PlotlyFigure {
   const labels = rows.map((r) => r.label);

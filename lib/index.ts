@@ -24,3 +24,4 @@ export * from './metrics';
 export * from './checkpoint-io';
 export * from './predict';
 export * from './wasm-kernels';
+export * from './params';

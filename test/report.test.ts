@@ -1,16 +1,19 @@
-// The HTML report draws in a real browser: a small notebook using every chart builder is run
+// The HTML report draws in a real browser: a small notebook using every chart builder, and the
+// real DistilBert_QLoRA.ipynb (on a tiny random checkpoint and 200 real IMDB reviews), are run
 // through scripts/run-notebook.ts (the same path as the main command), then headless Chromium
-// opens the exported HTML from disk and we check that each chart was really drawn by plotly,
-// with no console errors and no network requests. A screenshot is kept for people to look at.
-import { spawnSync } from 'child_process';
+// opens each exported HTML from disk and we check that each chart was really drawn by plotly,
+// with no console errors and no network requests. Screenshots are kept for people to look at.
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { chromium, Browser, Page } from 'playwright-core';
 import { writeFileAtomic } from '../scripts/run-notebook';
+import { tinyNotebookEnv } from './helpers/notebook-env';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 const SCREENSHOT = path.join(REPO_ROOT, 'reports', 'report-screenshot.png');
+const NOTEBOOK_SCREENSHOT = path.join(REPO_ROOT, 'reports', 'notebook-screenshot.png');
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -62,6 +65,15 @@ bar.done();
 showTable([{ name: '<b>not bold</b>', value: 0.5 }], { caption: 'Escaped table' });
 `;
 
+// The real notebook's charts, in order: token lengths, NF4 memory, live loss, live validation, confusion matrix.
+const NOTEBOOK_TITLES = [
+  'Tokens per training review (128 reviews)',
+  'Frozen linear weights: fp32 vs NF4',
+  'Training loss',
+  'Validation',
+  'Confusion matrix (test split, 40 reviews)',
+];
+
 const EXPECTED_TITLES = [
   'Tokens per text (7 texts)',
   'Frozen weight memory: fp32 vs NF4',
@@ -71,43 +83,66 @@ const EXPECTED_TITLES = [
 ];
 
 let htmlPath = '';
+let notebookHtmlPath = '';
 let browser: Browser;
 let page: Page;
+let notebookPage: Page;
 const problems: string[] = []; // console errors, page errors, failed or external requests
+const notebookProblems: string[] = [];
+
+/** Runs scripts/run-notebook.ts on `nbPath`, writing into `outDir`; throws with its output if it fails. */
+function runNotebook(nbPath: string, outDir: string, env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const args = [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'scripts/run-notebook.ts', '--notebook', nbPath, '--out', outDir, '--timeout', '300'];
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', reject);
+    child.on('close', (status) => (status === 0 ? resolve() : reject(new Error(`run-notebook ${nbPath} failed (exit ${status}):\n${output}`))));
+  });
+}
+
+/** Opens a report in a new page, recording every problem, and waits until `count` charts are drawn. */
+async function openReport(file: string, count: number, found: string[]): Promise<Page> {
+  const p = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  p.on('console', (msg) => {
+    if (msg.type() === 'error') found.push(`console: ${msg.text()}`);
+  });
+  p.on('pageerror', (err) => found.push(`page error: ${err.message}`));
+  p.on('requestfailed', (req) => found.push(`request failed: ${req.url()}`));
+  p.on('request', (req) => {
+    if (!req.url().startsWith('file:') && !req.url().startsWith('data:')) found.push(`network request: ${req.url()}`);
+  });
+  await p.goto('file://' + file);
+  await p.waitForFunction(
+    (n) => {
+      const divs = Array.from(document.querySelectorAll('.qlora-chart'));
+      return divs.length === n && divs.every((d) => d.querySelector('.main-svg'));
+    },
+    count,
+    { timeout: 60000 },
+  );
+  return p;
+}
 
 beforeAll(async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-report-'));
   const nbPath = path.join(dir, 'report_check.ipynb');
   fs.writeFileSync(nbPath, JSON.stringify(notebook([{ markdown: '# Report check' }, { code: CHART_CELL }])));
-  const run = spawnSync(
-    process.execPath,
-    [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'scripts/run-notebook.ts', '--notebook', nbPath, '--out', dir, '--timeout', '180'],
-    { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, QLORA_BACKEND: 'cpu' }, maxBuffer: 64 * 1024 * 1024 },
-  );
-  if (run.status !== 0) throw new Error(`run-notebook failed (exit ${run.status}):\n${run.stdout}\n${run.stderr}`);
+  await Promise.all([
+    runNotebook(nbPath, dir, { ...process.env, QLORA_BACKEND: 'cpu' }),
+    runNotebook(path.join(REPO_ROOT, 'DistilBert_QLoRA.ipynb'), path.join(dir, 'real'), tinyNotebookEnv(path.join(dir, 'real-run'))),
+  ]);
   htmlPath = path.join(dir, 'report_check.html');
+  notebookHtmlPath = path.join(dir, 'real', 'DistilBert_QLoRA.html');
 
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
-  });
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()}`));
-  page.on('request', (req) => {
-    if (!req.url().startsWith('file:') && !req.url().startsWith('data:')) problems.push(`network request: ${req.url()}`);
-  });
-  await page.goto('file://' + htmlPath);
-  await page.waitForFunction(
-    (n) => {
-      const divs = Array.from(document.querySelectorAll('.qlora-chart'));
-      return divs.length === n && divs.every((d) => d.querySelector('.main-svg'));
-    },
-    EXPECTED_TITLES.length,
-    { timeout: 60000 },
-  );
+  page = await openReport(htmlPath, EXPECTED_TITLES.length, problems);
   writeFileAtomic(SCREENSHOT, await page.screenshot({ fullPage: true }));
-}, 300000);
+  notebookPage = await openReport(notebookHtmlPath, NOTEBOOK_TITLES.length, notebookProblems);
+  writeFileAtomic(NOTEBOOK_SCREENSHOT, await notebookPage.screenshot({ fullPage: true }));
+}, 400000);
 
 afterAll(async () => {
   await browser?.close();
@@ -121,8 +156,8 @@ interface DrawnChart {
   heatmapImages: number;
 }
 
-async function drawnCharts(): Promise<DrawnChart[]> {
-  return page.evaluate(() =>
+async function drawnCharts(p: Page = page): Promise<DrawnChart[]> {
+  return p.evaluate(() =>
     Array.from(document.querySelectorAll('.qlora-chart')).map((div) => {
       const gd = div as any; // plotly keeps its state on the div
       return {
@@ -181,4 +216,38 @@ test('progress bar and table: final state, markup escaped', async () => {
 
 test('the screenshot was saved', () => {
   expect(fs.statSync(SCREENSHOT).size).toBeGreaterThan(10000);
+});
+
+describe('the real notebook’s report', () => {
+  test('every chart was drawn, with its data', async () => {
+    const charts = await drawnCharts(notebookPage);
+    expect(charts.map((c) => c.title)).toEqual(NOTEBOOK_TITLES);
+    for (const chart of charts) {
+      expect(chart.traces.length).toBeGreaterThan(0);
+      for (const trace of chart.traces) expect(trace.points).toBeGreaterThan(0);
+    }
+    const [histogram, memory, loss, validation, confusion] = charts;
+    expect(histogram.barPoints).toBeGreaterThan(5);
+    expect(memory.barPoints).toBe(8); // 4 rows (attention, feed-forward, head, all) × (fp32, NF4)
+    expect(loss.traces.map((t) => [t.name, t.points])).toEqual([
+      ['loss', 16],
+      ['loss (smoothed)', 16],
+      ['learning rate', 16],
+    ]);
+    expect(validation.scatterTraces).toBe(3);
+    expect(confusion.heatmapImages).toBe(1);
+  });
+
+  test('no console errors, page errors or network requests', () => {
+    expect(notebookProblems).toEqual([]);
+  });
+
+  test('the tables and the final progress bar are there', async () => {
+    const captions = await notebookPage.$$eval('caption', (els) => els.map((e) => e.textContent));
+    for (const caption of ['Environment', 'Splits and label counts', 'LoRA configuration', 'Final metrics', 'Adapter files written', 'Predictions on the first 5 test reviews']) {
+      expect(captions).toContain(caption);
+    }
+    expect(await notebookPage.textContent('.qlora-progress')).toContain('16/16 (100%)');
+    expect(fs.statSync(NOTEBOOK_SCREENSHOT).size).toBeGreaterThan(50000);
+  });
 });
