@@ -10,6 +10,7 @@
 // Linear layers are held as `Linear`s so that NF4 quantization and LoRA can swap them in place.
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from './linear';
+import { dropout as seededDropout } from './dropout';
 import { DistilBertConfig } from './distilbert-config';
 
 export { DistilBertConfig } from './distilbert-config';
@@ -137,7 +138,8 @@ export class DistilBertForSequenceClassification {
     const nextSeed = (): number | undefined => (seedBase === undefined ? undefined : mixSeed(seedBase, site++));
     const dropout = (x: tf.Tensor, rate: number): tf.Tensor => {
       const seed = nextSeed();
-      return training && rate > 0 ? tf.dropout(x, rate, undefined, seed) : x;
+      // Masks are hashed on the device from (seed, element index): no host RNG, no upload.
+      return training && rate > 0 ? seededDropout(x, rate, seed) : x;
     };
     const linear = (path: string, x: tf.Tensor2D): tf.Tensor2D => this.linears.get(path)!.apply(x, training, nextSeed());
 

@@ -8,6 +8,7 @@
 // trainable; the base (a DenseLinear or an NF4Linear) stays frozen and gets no gradient.
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from './linear';
+import { dropout } from './dropout';
 
 export interface LoraLinearOptions {
   r: number;
@@ -100,7 +101,7 @@ export class LoraLinear implements Linear {
     const dropoutSeed = seed ?? drawn;
     return tf.tidy(() => {
       const y = this.base.apply(x, training); // [N, out]
-      const xIn = training && this.loraDropout > 0 ? tf.dropout(x, this.loraDropout, undefined, dropoutSeed) : x;
+      const xIn = training && this.loraDropout > 0 ? (dropout(x, this.loraDropout, dropoutSeed) as tf.Tensor2D) : x;
       // Explicit transposes of the small adapter matrices: matMul's transpose flags are slow on wasm.
       const down = tf.matMul(xIn, tf.transpose(this.loraA)); // [N, r]
       const up = tf.matMul(tf.mul(down, this.scaling), tf.transpose(this.loraB)); // [N, out]
