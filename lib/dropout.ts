@@ -23,6 +23,7 @@
 // The gradient is dy · mask · scale: the same kernel applied to dy (same shape, same seed), so
 // the backward pass recomputes the mask instead of keeping it in memory.
 import * as tf from '@tensorflow/tfjs';
+import { HostLoop, ShapeOf, WebGPUProgramSpec, cpuKernel, registerKernels, wasmKernel, webgpuKernel } from './custom-kernels';
 
 export const SEEDED_DROPOUT = 'SeededDropout';
 
@@ -105,41 +106,10 @@ function dropoutInto(x: Float32Array, out: Float32Array, attrs: DropoutAttrs): v
 }
 
 // ---------------------------------------------------------------------------------------------
-// Kernels. The backends' internals used here are the ones their own kernels use (see nf4-op.ts).
+// Kernels: the host loop for cpu and wasm, a WGSL program for webgpu (plumbing in custom-kernels.ts).
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: unknown };
-
-interface CpuBackendLike {
-  readSync(dataId: object): unknown;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-}
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array;
-}
-
-interface WebGPUBackendLike {
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], outputDtype: tf.DataType, uniforms: { type: string; data: number[] }[]): tf.TensorInfo;
-}
-
-function cpuDropout({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
-  const cpu = backend as CpuBackendLike;
-  const x = inputs.x!;
-  const values = cpu.readSync(x.dataId) as Float32Array;
-  const out = new Float32Array(values.length);
-  dropoutInto(values, out, attrs as DropoutAttrs);
-  return cpu.makeTensorInfo(x.shape, 'float32', out);
-}
-
-function wasmDropout({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
-  const wasm = backend as WasmBackendLike;
-  const x = inputs.x!;
-  // Allocate first: growing the wasm heap detaches views taken before.
-  const output = wasm.makeOutput(x.shape, 'float32');
-  dropoutInto(wasm.typedArrayFromHeap(x) as Float32Array, wasm.typedArrayFromHeap(output) as Float32Array, attrs as DropoutAttrs);
-  return output;
-}
+const dropoutLoop: HostLoop = (inputs, attrs, out) => dropoutInto(inputs.x as Float32Array, out, attrs as DropoutAttrs);
+const sameShapeAsX: ShapeOf = (_attrs, inputs) => inputs.x!.shape;
 
 // u32 arithmetic wraps modulo 2^32 in WGSL, as Math.imul does. Uniforms are declared i32 (the
 // program interface's default) and reinterpreted with bitcast, so no value is ever converted.
@@ -163,39 +133,23 @@ const DROPOUT_WGSL = `
   }
 `;
 
-function webgpuDropout({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+function dropoutProgram(attrs: unknown, inputs: tf.NamedTensorInfoMap): WebGPUProgramSpec {
   const a = attrs as DropoutAttrs;
-  const x = inputs.x!;
-  const size = x.shape.reduce((p, q) => p * q, 1);
-  const workgroupSize: [number, number, number] = [128, 1, 1];
-  // A program in tfjs-backend-webgpu's interface (see its unary_op_webgpu.ts); flat layout, so
-  // main(index) gets the element index whatever the rank.
-  const program = {
-    variableNames: ['X'],
-    outputShape: x.shape,
-    shaderKey: 'seededDropout',
-    dispatchLayout: { x: x.shape.map((_, i) => i) },
-    dispatch: [Math.ceil(size / workgroupSize[0]), 1, 1],
-    workgroupSize,
-    size: true,
-    uniforms: 'key0 : i32, key1 : i32, threshold : i32, scaleBits : i32,',
-    getUserCode: () => DROPOUT_WGSL,
-  };
   const scaleBits = new Int32Array(new Float32Array([a.scale]).buffer)[0];
-  const uniforms = [a.key0 | 0, a.key1 | 0, a.threshold, scaleBits].map((v) => ({ type: 'int32', data: [v] }));
-  return (backend as WebGPUBackendLike).runWebGPUProgram(program, [x], 'float32', uniforms);
+  return {
+    variableNames: ['X'],
+    outputShape: inputs.x!.shape,
+    shaderKey: 'seededDropout',
+    uniforms: [['key0', a.key0 | 0], ['key1', a.key1 | 0], ['threshold', a.threshold], ['scaleBits', scaleBits]],
+    userCode: DROPOUT_WGSL,
+  };
 }
 
-// Registering for a backend that is not loaded is harmless: tfjs only consults it when that
-// backend is active (the webgpu package is imported by backend.ts, when navigator.gpu exists).
-const KERNELS: [string, tf.KernelFunc][] = [
-  ['cpu', cpuDropout as tf.KernelFunc],
-  ['wasm', wasmDropout as tf.KernelFunc],
-  ['webgpu', webgpuDropout as tf.KernelFunc],
-];
-for (const [backendName, kernelFunc] of KERNELS) {
-  if (!tf.getKernel(SEEDED_DROPOUT, backendName)) tf.registerKernel({ kernelName: SEEDED_DROPOUT, backendName, kernelFunc });
-}
+registerKernels([
+  [SEEDED_DROPOUT, 'cpu', cpuKernel(dropoutLoop, sameShapeAsX)],
+  [SEEDED_DROPOUT, 'wasm', wasmKernel(dropoutLoop, sameShapeAsX)],
+  [SEEDED_DROPOUT, 'webgpu', webgpuKernel(['x'], dropoutProgram)],
+]);
 
 // d out / d x = mask · scale: the same op on dy, whose mask (same shape, same attrs) is the forward one.
 if (!tf.getGradient(SEEDED_DROPOUT)) {

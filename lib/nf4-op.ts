@@ -20,6 +20,7 @@
 // fp32 absmax is kept resident.
 import * as tf from '@tensorflow/tfjs';
 import { NF4Quantized, NF4_VALUES, checkNF4Quantized, createDynamicMap } from './nf4';
+import { HostLoop, WebGPUProgramSpec, cpuKernel, registerKernels, wasmKernel, webgpuKernel } from './custom-kernels';
 
 export const DEQUANTIZE_NF4 = 'DequantizeNF4';
 
@@ -102,80 +103,6 @@ interface Blockwise8Attrs {
   blockSize: number;
 }
 
-type TypedInputs = Record<string, Float32Array | Int32Array>;
-type HostLoop = (inputs: TypedInputs, attrs: unknown, out: Float32Array) => void;
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: unknown };
-
-interface CpuBackendLike {
-  readSync(dataId: object): unknown;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-}
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array;
-}
-
-interface WebGPUBackendLike {
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], outputDtype: tf.DataType, uniforms: { type: string; data: number[] }[]): tf.TensorInfo;
-}
-
-/** The cpu kernel: run the loop on the backend's own typed arrays, return a new fp32 tensor. */
-function cpuKernel(loop: HostLoop, shapeOf: (attrs: unknown) => number[]): tf.KernelFunc {
-  return ({ inputs, backend, attrs }: KernelArgs) => {
-    const cpu = backend as CpuBackendLike;
-    const arrays: TypedInputs = {};
-    for (const [name, info] of Object.entries(inputs)) arrays[name] = cpu.readSync(info!.dataId) as Float32Array | Int32Array;
-    const shape = shapeOf(attrs);
-    const out = new Float32Array(shape.reduce((x, y) => x * y, 1));
-    loop(arrays, attrs, out);
-    return cpu.makeTensorInfo(shape, 'float32', out);
-  };
-}
-
-/** The wasm kernel: the same loop over views of the wasm heap (no copies in or out). */
-function wasmKernel(loop: HostLoop, shapeOf: (attrs: unknown) => number[]): tf.KernelFunc {
-  return ({ inputs, backend, attrs }: KernelArgs) => {
-    const wasm = backend as WasmBackendLike;
-    // Allocate first: growing the wasm heap detaches views taken before.
-    const output = wasm.makeOutput(shapeOf(attrs), 'float32');
-    const arrays: TypedInputs = {};
-    for (const [name, info] of Object.entries(inputs)) arrays[name] = wasm.typedArrayFromHeap(info!);
-    loop(arrays, attrs, wasm.typedArrayFromHeap(output) as Float32Array);
-    return output;
-  };
-}
-
-/** The webgpu kernel: a program in tfjs-backend-webgpu's interface (see its unary_op_webgpu.ts). */
-function webgpuKernel(inputNames: string[], programOf: (attrs: unknown) => WebGPUProgramSpec): tf.KernelFunc {
-  return ({ inputs, backend, attrs }: KernelArgs) => {
-    const spec = programOf(attrs);
-    const size = spec.outputShape.reduce((x, y) => x * y, 1);
-    const workgroupSize: [number, number, number] = [128, 1, 1];
-    const program = {
-      variableNames: spec.variableNames,
-      outputShape: spec.outputShape,
-      shaderKey: spec.shaderKey,
-      dispatchLayout: { x: spec.outputShape.map((_, i) => i) }, // flat: main(index) gets the output index
-      dispatch: [Math.ceil(size / workgroupSize[0]), 1, 1],
-      workgroupSize,
-      size: true,
-      uniforms: spec.uniforms.map(([name]) => `${name} : i32,`).join(' '),
-      getUserCode: () => spec.userCode,
-    };
-    // One uniform entry per scalar, so each is laid out as a plain i32 field of the struct.
-    const uniforms = spec.uniforms.map(([, value]) => ({ type: 'int32', data: [value] }));
-    return (backend as WebGPUBackendLike).runWebGPUProgram(program, inputNames.map((n) => inputs[n]!), 'float32', uniforms);
-  };
-}
-
-interface WebGPUProgramSpec {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  uniforms: [string, number][];
-  userCode: string;
-}
 
 /** The NF4 table as WGSL fp32 bit patterns, so no decimal literal can round differently. */
 function wgslNF4Table(): string {
@@ -244,9 +171,7 @@ const KERNELS: [string, string, tf.KernelFunc][] = [
   [DEQUANTIZE_BLOCKWISE_8, 'wasm', wasmKernel(blockwise8Loop, blockwise8Shape)],
   [DEQUANTIZE_BLOCKWISE_8, 'webgpu', webgpuKernel(['codes', 'scales', 'map'], blockwise8Program)],
 ];
-for (const [kernelName, backendName, kernelFunc] of KERNELS) {
-  if (!tf.getKernel(kernelName, backendName)) tf.registerKernel({ kernelName, backendName, kernelFunc });
-}
+registerKernels(KERNELS);
 
 // ---------------------------------------------------------------------------------------------
 // The public ops.

@@ -1,14 +1,12 @@
 // The whole model (NF4 base + LoRA, forward and gradients) on WebGPU equals the cpu backend.
-// Here WebGPU runs on Mesa's software OpenGL adapter (see nf4-webgpu.test.ts for the setup);
+// Here WebGPU runs on Mesa's software OpenGL adapter (setup: test/helpers/webgpu.ts);
 // on a machine with a GPU the same kernels run on the hardware adapter.
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'path';
 import { useBackend } from '../lib/backend';
 import { loadPretrained } from '../lib/checkpoint';
 import { getPeftModel } from '../lib/peft';
-
-process.env.QLORA_DAWN_FLAGS ??= 'backend=opengl';
-process.env.QLORA_WEBGPU_FEATURE_LEVEL ??= 'compatibility';
+import { useWebGPUForTests } from './helpers/webgpu';
 
 const CKPT = path.join(__dirname, 'fixtures', 'distilbert', 'tiny');
 const IDS = [[1, 5, 9, 3, 0, 0], [2, 4, 6, 8, 10, 12]];
@@ -21,7 +19,8 @@ interface Run {
 }
 
 async function runOn(backend: 'cpu' | 'webgpu'): Promise<Run> {
-  await useBackend(backend, { allowSoftwareWebGPU: true });
+  if (backend === 'webgpu') await useWebGPUForTests('the model on WebGPU');
+  else await useBackend(backend);
   const model = await loadPretrained(CKPT, { quantization: 'nf4', doubleQuant: true, log: () => {} });
   const peft = getPeftModel(model, { r: 4, loraAlpha: 8, targetModules: ['q_lin', 'v_lin', 'lin1', 'lin2'], seed: 5 });
   // Non-zero B so the adapters take part in the forward pass.
@@ -51,15 +50,7 @@ async function runOn(backend: 'cpu' | 'webgpu'): Promise<Run> {
 describe('DistilBERT + NF4 + LoRA on WebGPU', () => {
   it('gives the logits and gradients of the cpu backend, without leaking tensors', async () => {
     const cpu = await runOn('cpu');
-    let gpu: Run;
-    try {
-      gpu = await runOn('webgpu');
-    } catch (e) {
-      throw new Error(
-        `WebGPU did not load (${(e as Error).message}). Run jest with EGL_PLATFORM=surfaceless (npm test sets it) ` +
-          `and Mesa's EGL/GL drivers installed (libegl1 libegl-mesa0 libgl1-mesa-dri).`,
-      );
-    }
+    const gpu = await runOn('webgpu');
     for (let r = 0; r < cpu.logits.length; r++) {
       for (let c = 0; c < cpu.logits[r].length; c++) expect(gpu.logits[r][c]).toBeCloseTo(cpu.logits[r][c], 4);
     }

@@ -2,7 +2,7 @@
 // Python reference and as the cpu kernel, bit for bit, and the same gradient.
 //
 // Runs on any WebGPU adapter Dawn finds; with no GPU on Mesa's software OpenGL (llvmpipe), set up
-// as in nf4-webgpu.test.ts. EGL_PLATFORM=surfaceless must be in the environment jest starts with:
+// as in test/helpers/webgpu.ts. EGL_PLATFORM=surfaceless must be in the environment jest starts with:
 //   EGL_PLATFORM=surfaceless npx jest test/dropout-webgpu.test.ts
 // It FAILS, saying so, when no adapter loads: it never passes without running the kernel.
 import * as fs from 'fs';
@@ -10,10 +10,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../lib/backend';
 import { dropout, dropoutMask } from '../lib/dropout';
+import { useWebGPUForTests } from './helpers/webgpu';
 
-const eglPlatform = process.env.EGL_PLATFORM;
-process.env.QLORA_DAWN_FLAGS ??= 'backend=opengl';
-process.env.QLORA_WEBGPU_FEATURE_LEVEL ??= 'compatibility';
 
 const FIXTURE = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'dropout', 'hash.json'), 'utf8')).dropout as {
   rate: number; seed: number; shape: number[]; x: number[]; out: number[];
@@ -50,16 +48,7 @@ describe('seeded dropout on the webgpu backend', () => {
       onCpu.push(out.dataSync() as Float32Array);
       tf.dispose([x, out]);
     }
-    try {
-      await useBackend('webgpu', { allowSoftwareWebGPU: true });
-    } catch (e) {
-      throw new Error(
-        `WebGPU is not available, so the WGSL dropout kernel cannot be tested: ${(e as Error).message}\n` +
-          `Without a GPU: install Mesa (apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri) and start jest ` +
-          `with EGL_PLATFORM=surfaceless in its environment (now ${eglPlatform === undefined ? 'unset' : `'${eglPlatform}'`}), e.g. ` +
-          `EGL_PLATFORM=surfaceless npx jest test/dropout-webgpu.test.ts`,
-      );
-    }
+    await useWebGPUForTests('the WGSL dropout kernel');
   }, 60000);
 
   it('equals the Python reference dropout bit for bit', async () => {

@@ -1,23 +1,13 @@
 // The WGSL NF4 kernels on tfjs' webgpu backend, against the host dequantizeNF4 (bit for bit).
 //
-// Runs on any WebGPU adapter Dawn finds. With no GPU it uses Mesa's software OpenGL (llvmpipe):
-// this file defaults QLORA_DAWN_FLAGS=backend=opengl and QLORA_WEBGPU_FEATURE_LEVEL=compatibility
-// when they are unset (set them yourself to pick a real GPU's backend, e.g.
-// QLORA_DAWN_FLAGS=backend=vulkan), but EGL_PLATFORM=surfaceless must already be in the
-// environment jest starts with: Mesa reads it with getenv, and jest's process.env is a copy.
-//   EGL_PLATFORM=surfaceless npx jest test/nf4-webgpu.test.ts
-// Needs the npm 'webgpu' package and, for the software path, Debian's libegl1, libegl-mesa0 and
-// libgl1-mesa-dri. It FAILS, saying so, when no adapter loads: it never passes without running
-// the kernels.
+// Setup, and what it needs without a GPU: test/helpers/webgpu.ts. It FAILS, saying so, when no
+// adapter loads: it never passes without running the kernels.
 import * as tf from '@tensorflow/tfjs';
-import { useBackend } from '../lib/backend';
 import { NF4Linear } from '../lib/nf4-linear';
 import { dequantizeAbsmax, dequantizeNF4, quantizeNF4 } from '../lib/nf4';
 import { NF4Tensor, dequantizeAbsmaxOp, dequantizeNF4Op, packBytesToInt32 } from '../lib/nf4-op';
+import { useWebGPUForTests } from './helpers/webgpu';
 
-const eglPlatform = process.env.EGL_PLATFORM;
-process.env.QLORA_DAWN_FLAGS ??= 'backend=opengl';
-process.env.QLORA_WEBGPU_FEATURE_LEVEL ??= 'compatibility';
 
 function randomValues(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -30,16 +20,7 @@ function randomValues(n: number, seed: number): Float32Array {
 
 describe('NF4 on the webgpu backend', () => {
   beforeAll(async () => {
-    try {
-      await useBackend('webgpu', { allowSoftwareWebGPU: true });
-    } catch (e) {
-      throw new Error(
-        `WebGPU is not available, so the WGSL NF4 kernels cannot be tested: ${(e as Error).message}\n` +
-          `Without a GPU: install Mesa (apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri) and start jest ` +
-          `with EGL_PLATFORM=surfaceless in its environment (now ${eglPlatform === undefined ? 'unset' : `'${eglPlatform}'`}), e.g. ` +
-          `EGL_PLATFORM=surfaceless npx jest test/nf4-webgpu.test.ts`,
-      );
-    }
+    await useWebGPUForTests('the WGSL NF4 kernels');
   }, 60000);
 
   it('dequantizeNF4Op (plain and transposed) and dequantizeAbsmaxOp equal the host values bit for bit', async () => {
