@@ -3,8 +3,17 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // Type checking is done once by `tsc --noEmit` in `npm test`; ts-jest only transpiles.
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  // Type checking is done once by `tsc --noEmit` in `npm test`; ts-jest only transpiles, file by file.
+  transform: {
+    '^.+\\.ts$': [
+      'ts-jest',
+      {
+        diagnostics: false,
+        tsconfig: { isolatedModules: true, esModuleInterop: true, module: 'commonjs', target: 'ES2022', resolveJsonModule: true },
+      },
+    ],
+  },
+  setupFiles: ['<rootDir>/test/helpers/jest-setup.ts'],
   testTimeout: 120000,
   // tfjs backends are process-global: run test files in separate workers, never share one.
   maxWorkers: 2,
