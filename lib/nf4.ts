@@ -71,7 +71,10 @@ export interface QuantizeNF4Options {
   shape?: number[];
 }
 
+// Module-level bindings, not global Math lookups, in the hot loops (slow inside vm contexts such as jest).
 const fround = Math.fround;
+const abs = Math.abs;
+const max = Math.max;
 
 /** Throws unless blockSize is one bitsandbytes accepts for 4-bit quantization. */
 export function checkBlockSize(blockSize: number): void {
@@ -129,7 +132,7 @@ export function quantizeNF4(values: Float32Array, opts: QuantizeNF4Options = {})
 
     let blockMax = 0;
     for (let i = start; i < end; i++) {
-      const a = Math.abs(values[i]);
+      const a = abs(values[i]);
       // `!(a < Infinity)` is true for both NaN and ±Infinity.
       if (!(a < Infinity)) {
         throw new Error(`quantizeNF4: value ${values[i]} at index ${i} is not finite; NF4 needs finite weights (check the checkpoint)`);
@@ -269,7 +272,7 @@ function quantizeAbsmax(absmax: Float32Array): NonNullable<NF4Quantized['doubleQ
     const start = b * blockSize;
     const end = Math.min(start + blockSize, n);
     let blockMax = 0;
-    for (let i = start; i < end; i++) blockMax = Math.max(blockMax, Math.abs(centered[i]));
+    for (let i = start; i < end; i++) blockMax = max(blockMax, abs(centered[i]));
     scales[b] = blockMax;
     const inverse = fround(1 / blockMax);
     for (let i = start; i < end; i++) codes[i] = quantizeDynamic(fround(centered[i] * inverse), map);
