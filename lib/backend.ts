@@ -5,6 +5,8 @@
 // through to the next, and the reason is kept so the user sees why (`BackendChoice.tried`).
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+// Imported, not require()d: tslab compiles only the .ts files that modules import statically.
+import { registerWasmTrainingKernels } from './wasm-kernels';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -129,7 +131,7 @@ async function prepareWasm(): Promise<void> {
   const dir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
   wasm.setWasmPaths(path.join(dir, 'dist') + path.sep);
   // Training needs a kernel the wasm backend lacks (the gradient of the embedding lookup).
-  require('./wasm-kernels').registerWasmTrainingKernels();
+  registerWasmTrainingKernels();
 }
 
 async function tryBackend(name: BackendName, allowSoftwareWebGPU: boolean): Promise<string> {

@@ -14,6 +14,7 @@ import { readSentimentCsv } from './data-csv';
 import { concatRows } from './data-ops';
 import { readSentimentParquet } from './data-parquet';
 import { DataSplit, LoadProgress, SentimentData } from './data-rows';
+import { download } from './hub';
 
 export * from './data-rows';
 export * from './data-ops';
@@ -139,12 +140,9 @@ async function loadFromHub(repoId: string, split: DataSplit, opts: LoadOptions):
   return concatRows(parts, `${repoId} [${split}]`);
 }
 
-/** hub.ts' download, required lazily so that local data never needs the Hub client. */
+/** hub.ts' download (imported statically: tslab compiles only the .ts files a module imports). */
 function hubDownload(): HubDownload {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const hub = require('./hub') as { download?: HubDownload };
-  if (typeof hub.download !== 'function') throw new Error('lib/hub.ts has no download(repoId, filename, opts) function');
-  return hub.download;
+  return download;
 }
 
 /** "owner/name" with no file extension: a Hub dataset id rather than a path. */
