@@ -16,16 +16,7 @@ import {
 } from '../lib/nf4-op';
 import { NF4Linear } from '../lib/nf4-linear';
 import { fixtureInputs, loadNF4Fixture } from './fixtures/nf4/load';
-
-/** Deterministic bell-ish values with a few outliers (LCG), as fp32. */
-function randomValues(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-  return new Float32Array(n).map((_, i) => (u() + u() + u() - 1.5) * (i % 97 === 0 ? 8 : 0.2));
-}
+import { randomValues } from './helpers/random-values';
 
 function transposeHost(values: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(values.length);

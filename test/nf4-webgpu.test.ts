@@ -7,16 +7,8 @@ import { NF4Linear } from '../lib/nf4-linear';
 import { dequantizeAbsmax, dequantizeNF4, quantizeNF4 } from '../lib/nf4';
 import { NF4Tensor, dequantizeAbsmaxOp, dequantizeNF4Op, packBytesToInt32 } from '../lib/nf4-op';
 import { useWebGPUForTests } from './helpers/webgpu';
+import { randomValues } from './helpers/random-values';
 
-
-function randomValues(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-  return new Float32Array(n).map((_, i) => (u() + u() + u() - 1.5) * (i % 97 === 0 ? 8 : 0.2));
-}
 
 describe('NF4 on the webgpu backend', () => {
   beforeAll(async () => {
