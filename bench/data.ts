@@ -5,7 +5,7 @@
 // any loader pays. Times are medians of a few runs; peak memory is the process's max RSS so far.
 import * as fs from 'fs';
 import * as path from 'path';
-import { labelCounts, loadSentimentData, trainTestSplit } from '../lib/data';
+import { labelCounts, loadSentimentData, trainTestSplit } from '../lib/data/load';
 
 const dir =
   process.env.QLORA_DATA_DIR ??

@@ -14,10 +14,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { useBackend } from '../lib/backend';
-import { loadPretrained } from '../lib/checkpoint';
-import { getPeftModel } from '../lib/peft';
-import { SEEDED_DROPOUT, dropout } from '../lib/dropout';
+import { useBackend } from '../lib/backends/select';
+import { loadPretrained } from '../lib/models/distilbert/loading';
+import { getPeftModel } from '../lib/peft/peft';
+import { SEEDED_DROPOUT, dropout } from '../lib/backends/dropout';
 import { writeRandomCheckpoint } from '../scripts/make-random-checkpoint';
 
 const REPS = Number(process.env.BENCH_REPS ?? 5);

@@ -9,9 +9,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../lib/backend';
-import { loadPretrained } from '../lib/checkpoint';
-import { getPeftModel } from '../lib/peft';
+import { selectBackend } from '../lib/backends/select';
+import { loadPretrained } from '../lib/models/distilbert/loading';
+import { getPeftModel } from '../lib/peft/peft';
 import { writeRandomCheckpoint } from '../scripts/make-random-checkpoint';
 
 const BATCH = Number(process.env.BENCH_BATCH ?? 32);

@@ -5,13 +5,13 @@
 // QLORA_WEBGPU_FEATURE_LEVEL=compatibility); a backend that does not load is reported and skipped.
 // Ratios compare against a plain Float32Array.set copy of the same size measured in this run.
 import * as tf from '@tensorflow/tfjs';
-import { BackendName, useBackend } from '../lib/backend';
-import { nf4BitsPerParameter, quantizeNF4 } from '../lib/nf4';
-import { NF4Tensor } from '../lib/nf4-op';
+import { BackendName, useBackend } from '../lib/backends/select';
+import { nf4BitsPerParameter, quantizeNF4 } from '../lib/quantization/nf4';
+import { NF4Tensor } from '../lib/quantization/nf4-op';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadPretrained, QUANTIZED_LINEARS } from '../lib/checkpoint';
+import { loadPretrained, QUANTIZED_LINEARS } from '../lib/models/distilbert/loading';
 import { writeRandomCheckpoint } from '../scripts/make-random-checkpoint';
 
 const DIM = 768;

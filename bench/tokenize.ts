@@ -11,7 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import Papa from 'papaparse';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { loadTokenizer, TokenizedDataset } from '../lib/tokenizer';
+import { loadTokenizer, TokenizedDataset } from '../lib/tokenization/tokenizer';
 
 const ROUNDS = 2; // best of, alternating the two sides so that neither always runs warm
 const BATCH = 32;

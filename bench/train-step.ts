@@ -13,12 +13,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../lib/backend';
-import { registerWasmTrainingKernels } from '../lib/wasm-kernels';
-import { loadPretrained } from '../lib/checkpoint';
-import { getPeftModel } from '../lib/peft';
-import { crossEntropy } from '../lib/metrics';
-import { AdamW, clipByGlobalNorm } from '../lib/optim';
+import { selectBackend } from '../lib/backends/select';
+import { registerWasmTrainingKernels } from '../lib/backends/wasm-kernels';
+import { loadPretrained } from '../lib/models/distilbert/loading';
+import { getPeftModel } from '../lib/peft/peft';
+import { crossEntropy } from '../lib/training/metrics';
+import { AdamW, clipByGlobalNorm } from '../lib/training/optimizer';
 import { writeRandomCheckpoint } from '../scripts/make-random-checkpoint';
 
 const B = 8;

@@ -14,7 +14,8 @@
 // fine-tuned classifier instead (pre_classifier, classifier, id2label in config.json).
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeSafetensors, writeFileAtomic, TensorToWrite } from '../lib/safetensors';
+import { writeSafetensors, TensorToWrite } from '../lib/io/safetensors';
+import { writeFileAtomic } from '../lib/util/atomic-write';
 
 export interface RandomCheckpointOptions {
   vocabSize: number;
@@ -139,7 +140,7 @@ export function writeRandomCheckpoint(dir: string, o: RandomCheckpointOptions): 
   for (const [name, t] of randomCheckpointTensors(o)) tensors[name] = { dtype, shape: t.shape, data: t.data };
   writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
   const configJson = JSON.stringify(randomCheckpointConfig(o), null, 2) + '\n';
-  writeFileAtomic(path.join(dir, 'config.json'), (fd) => fs.writeSync(fd, configJson));
+  writeFileAtomic(path.join(dir, 'config.json'), configJson);
   if (o.tokenizerDir) {
     for (const file of TOKENIZER_FILES) {
       const from = path.join(o.tokenizerDir, file);

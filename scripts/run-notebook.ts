@@ -17,6 +17,7 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeFileAtomic } from '../lib/util/atomic-write';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
 const KERNEL_TEMPLATE = path.join(REPO_ROOT, 'scripts', 'kernel', 'tslab', 'kernel.json');
@@ -75,19 +76,6 @@ function parseArgs(argv: string[]): CliOptions {
     } else throw new UsageError(`Unknown option '${arg}'.\n${USAGE}`);
   }
   return opts;
-}
-
-/** Writes a file so that readers never see half of it: a temp file in the same folder, then rename. */
-export function writeFileAtomic(file: string, data: string | Buffer): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
 }
 
 /**

@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { Trainer } from '../lib/train';
+import { Trainer } from '../lib/training/trainer';
 import { TinyClassifier, countingTask } from '../test/helpers/tiny-classifier';
 
 export const CHILD_SIZES = { vocab: 10, dim: 8, hidden: 8, labels: 2 };

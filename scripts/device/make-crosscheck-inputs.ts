@@ -8,11 +8,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { useBackend } from '../../lib/backend';
-import { loadPretrained } from '../../lib/checkpoint';
-import { getPeftModel } from '../../lib/peft';
-import { loadTokenizer } from '../../lib/tokenizer';
-import { readSentimentCsv } from '../../lib/data';
+import { useBackend } from '../../lib/backends/select';
+import { loadPretrained } from '../../lib/models/distilbert/loading';
+import { getPeftModel } from '../../lib/peft/peft';
+import { loadTokenizer } from '../../lib/tokenization/tokenizer';
+import { readSentimentCsv } from '../../lib/data/load';
 import { writeRandomCheckpoint } from '../make-random-checkpoint';
 
 const HARD_CASES = [

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { readSafetensors, writeSafetensors, TensorToWrite } from '../../lib/safetensors';
+import { readSafetensors, writeSafetensors, TensorToWrite } from '../../lib/io/safetensors';
 import { writeRandomCheckpoint, RandomCheckpointOptions } from '../../scripts/make-random-checkpoint';
 import { REPO_ROOT } from './assets';
 

@@ -7,14 +7,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { asset } from './assets';
-import { useBackend, BackendName } from '../../lib/backend';
-import { registerWasmTrainingKernels } from '../../lib/wasm-kernels';
-import { loadPretrained } from '../../lib/checkpoint';
-import { getPeftModel } from '../../lib/peft';
-import { loadTokenizer } from '../../lib/tokenizer';
-import { loadSentimentData, balancedSubset, trainTestSplit } from '../../lib/data';
-import { permutation } from '../../lib/random';
-import { Trainer, encodeDataset } from '../../lib/train';
+import { useBackend, BackendName } from '../../lib/backends/select';
+import { registerWasmTrainingKernels } from '../../lib/backends/wasm-kernels';
+import { loadPretrained } from '../../lib/models/distilbert/loading';
+import { getPeftModel } from '../../lib/peft/peft';
+import { loadTokenizer } from '../../lib/tokenization/tokenizer';
+import { loadSentimentData, balancedSubset, trainTestSplit } from '../../lib/data/load';
+import { permutation } from '../../lib/util/random';
+import { Trainer, encodeDataset } from '../../lib/training/trainer';
 import { writeRandomCheckpoint } from '../../scripts/make-random-checkpoint';
 
 export interface ImdbRunResult {

@@ -2,8 +2,8 @@
 // in scripts/reference/train_step_reference.py.
 //   embedding → masked mean over tokens → Linear → tanh → LayerNorm → (dropout) → Linear
 import * as tf from '@tensorflow/tfjs';
-import { createRng } from '../../lib/random';
-import type { TrainableModel } from '../../lib/train';
+import { createRng } from '../../lib/util/random';
+import type { TrainableModel } from '../../lib/training/trainer';
 
 export interface TinySizes {
   vocab: number;

@@ -7,7 +7,7 @@
 // sets it): Mesa reads it with getenv, and jest's process.env is a copy. Needs the npm 'webgpu'
 // package and, for the software path, Debian's libegl1, libegl-mesa0 and libgl1-mesa-dri. A test
 // using this FAILS when no adapter loads: it never passes without running its kernels.
-import { BackendChoice, useBackend } from '../../lib/backend';
+import { BackendChoice, useBackend } from '../../lib/backends/select';
 
 export async function useWebGPUForTests(what: string): Promise<BackendChoice> {
   const eglPlatform = process.env.EGL_PLATFORM;

@@ -1,0 +1,94 @@
+// Sentiment data from a CSV file: the Kaggle "IMDB Dataset of 50K Movie Reviews" layout
+// (`review,sentiment`, values positive/negative, RFC 4180 quoting) or any CSV/TSV with a text
+// and a label column. Parsing is papaparse's; this file adds the checks that keep a broken
+// file from turning into silently wrong training data.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as Papa from 'papaparse';
+import { KAGGLE_LABEL_MAP, RowCollector, SentimentData } from './rows';
+import { decodeUtf8 } from './utf8';
+
+export interface CsvReadOptions {
+  /** Default: `review` if the header has it, else `text`. */
+  textColumn?: string;
+  /** Default: `sentiment` if the header has it, else `label`. */
+  labelColumn?: string;
+  /** Default: { negative: 0, positive: 1 } (Kaggle's values). */
+  labelMap?: Record<string, number>;
+  maxReviewBytes?: number;
+  onWarning?: (message: string) => void;
+}
+
+type CsvRow = Record<string, string | undefined>;
+
+/** Reads a whole CSV (or .tsv) of reviews. Throws on any structural problem, naming rows. */
+export function readSentimentCsv(file: string, opts: CsvReadOptions = {}): SentimentData {
+  const bytes = fs.readFileSync(file);
+  if (bytes.length === 0) {
+    throw new Error(`${file} is empty (0 bytes). Expected a header line such as "review,sentiment" and one review per row.`);
+  }
+  const text = decodeUtf8(bytes, file);
+  const delimiter = path.extname(file).toLowerCase() === '.tsv' ? '\t' : ',';
+  const parsed = Papa.parse<CsvRow>(text, {
+    header: true,
+    delimiter,
+    skipEmptyLines: true, // a trailing newline is not a row
+    transformHeader: (h) => h.trim(),
+  });
+  if (parsed.errors.length > 0) throw csvStructureError(file, text, parsed.errors);
+
+  const fields = parsed.meta.fields ?? [];
+  const textColumn = opts.textColumn ?? (fields.includes('review') ? 'review' : 'text');
+  const labelColumn = opts.labelColumn ?? (fields.includes('sentiment') ? 'sentiment' : 'label');
+  for (const [what, column, option] of [
+    ['text', textColumn, 'textColumn'],
+    ['label', labelColumn, 'labelColumn'],
+  ]) {
+    if (!fields.includes(column)) {
+      throw new Error(
+        `${file}: no ${what} column "${column}". Columns found: ${fields.map((f) => JSON.stringify(f)).join(', ')}. ` +
+          `Name the right one with { ${option}: '…' }.`,
+      );
+    }
+  }
+  if (parsed.data.length === 0) throw new Error(`${file} has a header (${fields.join(',')}) but no rows.`);
+
+  const collector = new RowCollector({
+    source: file,
+    labelMap: opts.labelMap ?? KAGGLE_LABEL_MAP,
+    labelField: labelColumn,
+    maxReviewBytes: opts.maxReviewBytes,
+    onWarning: opts.onWarning,
+  });
+  parsed.data.forEach((row, i) => collector.add(row[textColumn], row[labelColumn], i + 1));
+  return collector.finish();
+}
+
+/**
+ * One error for all of papaparse's complaints. Quote errors carry a character offset, which
+ * gives a line number; field-count errors carry the 0-based data row.
+ */
+function csvStructureError(file: string, text: string, errors: Papa.ParseError[]): Error {
+  const lines = new Set<string>();
+  for (const e of errors) {
+    if (e.type === 'Quotes' && typeof e.index === 'number') {
+      lines.add(`line ${lineOfOffset(text, e.index)}: ${e.message}`);
+    } else if (typeof e.row === 'number') {
+      lines.add(`data row ${e.row + 1}: ${e.message}`);
+    } else {
+      lines.add(e.message);
+    }
+  }
+  const list = [...lines];
+  const shown = list.slice(0, 5).join('; ') + (list.length > 5 ? `; … ${list.length - 5} more` : '');
+  return new Error(
+    `${file}: malformed CSV (${shown}). Fields containing commas, quotes or newlines must be ` +
+      `enclosed in double quotes, with inner quotes doubled ("") — RFC 4180.`,
+  );
+}
+
+function lineOfOffset(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}

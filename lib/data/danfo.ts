@@ -1,0 +1,149 @@
+// Tables for the notebook: SentimentData ⇄ danfojs DataFrame (the original notebook was
+// pandas), and an escaped HTML table, since tslab has no renderer for a DataFrame.
+//
+// danfojs-node takes ~1–3 s to load and brings its own TensorFlow.js 3 copy, so it is
+// required only inside the two conversion functions, never at import time.
+import type * as Danfo from 'danfojs-node';
+import { KAGGLE_LABEL_MAP, RowCollector, SentimentData } from './rows';
+import { escapeHtml } from '../util/html';
+
+/** danfojs-node, loaded on first use, without the ~300 "kernel already registered" lines its tfjs prints. */
+function loadDanfo(): typeof Danfo {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!/already (been )?(registered|set)/.test(String(args[0]))) warn(...args);
+  };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require('danfojs-node') as typeof Danfo;
+  } finally {
+    console.warn = warn;
+  }
+}
+
+/** A DataFrame with columns `text`, `label` (id) and `label_name`. */
+export function toDataFrame(data: SentimentData): Danfo.DataFrame {
+  const { DataFrame } = loadDanfo();
+  return new DataFrame({
+    text: data.texts,
+    label: Array.from(data.labels),
+    label_name: Array.from(data.labels, (id) => data.labelNames[id]),
+  });
+}
+
+export interface FromDataFrameOptions {
+  /** Default `text`. */
+  textColumn?: string;
+  /** Default `label`. Holds ids (numbers) or label names (strings). */
+  labelColumn?: string;
+  /** For string labels: name → id. Default { negative: 0, positive: 1 }. */
+  labelMap?: Record<string, number>;
+  /** For numeric labels: names of ids 0..K-1. Default: `label_name` column if present, else "0", "1", … */
+  labelNames?: string[];
+  maxReviewBytes?: number;
+  source?: string;
+}
+
+/** SentimentData from a DataFrame; missing/empty rows are skipped and counted as when loading. */
+export function fromDataFrame(df: Danfo.DataFrame, opts: FromDataFrameOptions = {}): SentimentData {
+  const textColumn = opts.textColumn ?? 'text';
+  const labelColumn = opts.labelColumn ?? 'label';
+  const columns = df.columns as string[];
+  for (const [what, column, option] of [
+    ['text', textColumn, 'textColumn'],
+    ['label', labelColumn, 'labelColumn'],
+  ]) {
+    if (!columns.includes(column)) {
+      throw new Error(
+        `fromDataFrame: no ${what} column "${column}". Columns found: ${columns.map((c) => JSON.stringify(c)).join(', ')}. ` +
+          `Name the right one with { ${option}: '…' }.`,
+      );
+    }
+  }
+  const texts = df.column(textColumn).values as unknown[];
+  const rawLabels = df.column(labelColumn).values as unknown[];
+  const numeric = rawLabels.some((v) => typeof v === 'number');
+
+  let labelMap = opts.labelMap;
+  let labelNames = opts.labelNames;
+  if (numeric && !labelMap) {
+    // Ids: each id's name comes from labelNames, a label_name column, or the id itself.
+    const maxId = rawLabels.reduce<number>((max, v) => (typeof v === 'number' && Number.isFinite(v) ? Math.max(max, v) : max), 0);
+    if (!labelNames && columns.includes('label_name')) {
+      const names = df.column('label_name').values as unknown[];
+      labelNames = Array.from({ length: maxId + 1 }, (_, id) => {
+        const row = rawLabels.findIndex((v) => v === id);
+        return row >= 0 && typeof names[row] === 'string' ? (names[row] as string) : String(id);
+      });
+    }
+    labelNames = labelNames ?? Array.from({ length: maxId + 1 }, (_, id) => String(id));
+    labelMap = Object.fromEntries(labelNames.map((_, id) => [String(id), id]));
+  }
+  labelMap = labelMap ?? { ...KAGGLE_LABEL_MAP };
+  const collector = new RowCollector({
+    source: opts.source ?? 'DataFrame',
+    labelMap,
+    labelNames,
+    labelField: labelColumn,
+    maxReviewBytes: opts.maxReviewBytes,
+  });
+  texts.forEach((text, i) => {
+    const label = rawLabels[i];
+    // danfojs turns missing numbers into NaN: that is a missing label, not label "NaN".
+    const missing = label === null || label === undefined || (typeof label === 'number' && Number.isNaN(label));
+    collector.add(text, missing ? null : label, i + 1);
+  });
+  return collector.finish();
+}
+
+export interface HtmlTableOptions {
+  /** Rows shown (default 10); the caption says how many there are in all. */
+  maxRows?: number;
+  /** Characters shown per cell before "…" (default 300). */
+  maxChars?: number;
+  /** Columns to show, in order (default: the keys of the first row). */
+  columns?: string[];
+}
+
+/**
+ * An HTML table of the first rows: SentimentData (columns text, label) or plain row objects.
+ * Every cell is escaped, so reviews with <br /> or <script> show as text.
+ */
+export function toHtmlTable(rows: SentimentData | Array<Record<string, unknown>>, opts: HtmlTableOptions = {}): string {
+  const maxRows = opts.maxRows ?? 10;
+  const maxChars = opts.maxChars ?? 300;
+  const records = Array.isArray(rows) ? rows : sentimentRecords(rows, maxRows);
+  const total = Array.isArray(rows) ? rows.length : rows.texts.length;
+  const columns = opts.columns ?? (records.length > 0 ? Object.keys(records[0]) : []);
+  const shown = records.slice(0, maxRows);
+
+  const head = columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('');
+  const body = shown
+    .map((record) => {
+      const cells = columns.map((c) => `<td style="text-align:left">${escapeHtml(truncate(cellText(record[c]), maxChars))}</td>`);
+      return `<tr>${cells.join('')}</tr>`;
+    })
+    .join('\n');
+  const caption = `${shown.length} of ${total} row${total === 1 ? '' : 's'}`;
+  return (
+    `<table class="qlora-data">\n<caption>${caption}</caption>\n` +
+    `<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>`
+  );
+}
+
+function sentimentRecords(data: SentimentData, count: number): Array<Record<string, unknown>> {
+  const n = Math.min(count, data.texts.length);
+  return Array.from({ length: n }, (_, i) => ({ text: data.texts[i], label: data.labelNames[data.labels[i]] }));
+}
+
+function cellText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  return typeof value === 'string' ? value : String(value);
+}
+
+/** At most `maxChars` characters (whole code points, so no half emoji), then "…". */
+function truncate(text: string, maxChars: number): string {
+  const chars = Array.from(text);
+  return chars.length <= maxChars ? text : chars.slice(0, maxChars).join('') + '…';
+}
+

@@ -1,0 +1,266 @@
+// DistilBERT for sequence classification (Hugging Face's DistilBertForSequenceClassification).
+//
+//   ids [B, T] ──► word + position embeddings ──► LayerNorm ──► dropout            x: [B*T, C]
+//   n_layers × {  q/k/v_lin ─► softmax((q/√d)·kᵀ + mask) ─► dropout ─► ·v ─► out_lin
+//                 ─► + x ─► sa_layer_norm ─► lin1 ─► GELU ─► lin2 ─► dropout ─► + ─► output_layer_norm }
+//   hidden[:, 0] ([CLS]) ──► pre_classifier ──► ReLU ──► dropout ──► classifier ──► logits [B, numLabels]
+//
+// Hidden states stay 2-D, [B*T, C], so every linear layer is a plain 2-D matMul (batched 3-D
+// matMuls are ~10× slower on the wasm backend). Only attention needs the heads split out.
+// Linear layers are held as `Linear`s so that NF4 quantization and LoRA can swap them in place.
+import * as tf from '@tensorflow/tfjs';
+import { Linear } from '../linear';
+import { dropout as seededDropout } from '../../backends/dropout';
+import { DistilBertConfig } from './config';
+import { mixSeed } from '../../util/random';
+
+export { DistilBertConfig } from './config';
+
+/** float32's most negative value: what HF's masked_fill puts at padded key positions. */
+export const FLOAT32_MIN = -3.4028234663852886e38;
+const LAYER_NORM_EPS = 1e-12;
+
+export const ATTENTION_LINEARS = ['q_lin', 'k_lin', 'v_lin', 'out_lin'] as const;
+export const FFN_LINEARS = ['lin1', 'lin2'] as const;
+
+/** HF module paths of every linear layer, with their [out, in] weight shapes. */
+export function linearShapes(config: DistilBertConfig): Map<string, [number, number]> {
+  const { dim, hidden_dim: hidden, numLabels } = config;
+  const shapes = new Map<string, [number, number]>();
+  for (let i = 0; i < config.n_layers; i++) {
+    const layer = `distilbert.transformer.layer.${i}`;
+    for (const name of ATTENTION_LINEARS) shapes.set(`${layer}.attention.${name}`, [dim, dim]);
+    shapes.set(`${layer}.ffn.lin1`, [hidden, dim]);
+    shapes.set(`${layer}.ffn.lin2`, [dim, hidden]);
+  }
+  shapes.set('pre_classifier', [dim, dim]);
+  shapes.set('classifier', [numLabels, dim]);
+  return shapes;
+}
+
+/** HF parameter names and shapes of everything that is not a linear layer (embeddings, LayerNorms). */
+export function parameterShapes(config: DistilBertConfig): Map<string, number[]> {
+  const { dim } = config;
+  const shapes = new Map<string, number[]>();
+  shapes.set('distilbert.embeddings.word_embeddings.weight', [config.vocab_size, dim]);
+  shapes.set('distilbert.embeddings.position_embeddings.weight', [config.max_position_embeddings, dim]);
+  const norms = ['distilbert.embeddings.LayerNorm'];
+  for (let i = 0; i < config.n_layers; i++) {
+    norms.push(`distilbert.transformer.layer.${i}.sa_layer_norm`, `distilbert.transformer.layer.${i}.output_layer_norm`);
+  }
+  for (const norm of norms) {
+    shapes.set(`${norm}.weight`, [dim]);
+    shapes.set(`${norm}.bias`, [dim]);
+  }
+  return shapes;
+}
+
+export interface LogitsOptions {
+  /** Switches dropout on (default false). */
+  training?: boolean;
+  /** Makes every dropout mask reproducible: each dropout site gets a seed derived from this one. */
+  dropoutSeed?: number;
+}
+
+function toInt2D(x: number[][] | tf.Tensor2D, what: string): tf.Tensor2D {
+  if (x instanceof tf.Tensor) {
+    if (x.rank !== 2) throw new Error(`${what} must be a 2-D [batch, seq] tensor, got shape [${x.shape}]`);
+    return x.dtype === 'int32' ? x : tf.cast(x, 'int32');
+  }
+  const width = x[0]?.length ?? 0;
+  if (x.length === 0 || width === 0) throw new Error(`${what} is empty: expected a [batch, seq] array with batch, seq >= 1`);
+  x.forEach((row, i) => {
+    if (row.length !== width) throw new Error(`${what}: row ${i} has ${row.length} entries, row 0 has ${width}; pad the batch to one length`);
+  });
+  return tf.tensor2d(x, [x.length, width], 'int32');
+}
+
+export class DistilBertForSequenceClassification {
+  readonly config: DistilBertConfig;
+  /** Linear layers by HF module path, e.g. `distilbert.transformer.layer.0.attention.q_lin`, `classifier`. */
+  readonly linears: Map<string, Linear>;
+  /** All other weights by HF parameter name, e.g. `distilbert.embeddings.LayerNorm.weight`. Frozen by default. */
+  readonly params: Map<string, tf.Variable>;
+
+  /** Takes ownership of the given variables and layers; checks every expected one is there with its shape. */
+  constructor(config: DistilBertConfig, params: Map<string, tf.Variable>, linears: Map<string, Linear>) {
+    this.config = config;
+    this.params = params;
+    this.linears = linears;
+    const problems: string[] = [];
+    for (const [name, shape] of parameterShapes(config)) {
+      const v = params.get(name);
+      if (!v) problems.push(`missing ${name}`);
+      else if (v.shape.join() !== shape.join()) problems.push(`${name} has shape [${v.shape}], expected [${shape}]`);
+    }
+    for (const [path, [out, inp]] of linearShapes(config)) {
+      const l = linears.get(path);
+      if (!l) problems.push(`missing linear ${path}`);
+      else if (l.outFeatures !== out || l.inFeatures !== inp) {
+        problems.push(`${path} is [${l.outFeatures}, ${l.inFeatures}], expected [${out}, ${inp}]`);
+      }
+    }
+    if (problems.length) throw new Error(`DistilBertForSequenceClassification: ${problems.join('; ')}`);
+  }
+
+  /** Swaps the linear layer at `path` (HF module path) and returns the old one, which the caller owns. */
+  replaceLinear(path: string, layer: Linear): Linear {
+    const old = this.linears.get(path);
+    if (!old) throw new Error(`replaceLinear: no linear layer '${path}' (known: ${[...this.linears.keys()].slice(0, 4).join(', ')}, ...)`);
+    if (old.inFeatures !== layer.inFeatures || old.outFeatures !== layer.outFeatures) {
+      throw new Error(
+        `replaceLinear: '${path}' is [${old.outFeatures}, ${old.inFeatures}] but the new layer is [${layer.outFeatures}, ${layer.inFeatures}]`,
+      );
+    }
+    this.linears.set(path, layer);
+    return old;
+  }
+
+  /**
+   * Classification logits [B, numLabels] for token ids and attention mask (both [B, T], int32 or
+   * number[][]; mask 1 = real token, 0 = padding). Tensors passed in are not disposed. Ids given
+   * as arrays are range-checked; ids in a tensor are not (that would need a read from the device).
+   */
+  logits(inputIds: number[][] | tf.Tensor2D, attentionMask: number[][] | tf.Tensor2D, opts: LogitsOptions = {}): tf.Tensor2D {
+    const training = opts.training ?? false;
+    const seedBase = opts.dropoutSeed;
+    let site = 0;
+    // Each dropout call site in a forward pass (LoRA's input dropout inside the linears included)
+    // gets its own seed, so masks are reproducible from dropoutSeed alone, yet distinct.
+    const nextSeed = (): number | undefined => (seedBase === undefined ? undefined : mixSeed(seedBase, site++));
+    const dropout = (x: tf.Tensor, rate: number): tf.Tensor => {
+      const seed = nextSeed();
+      // Masks are hashed on the device from (seed, element index): no host RNG, no upload.
+      return training && rate > 0 ? seededDropout(x, rate, seed) : x;
+    };
+    const linear = (path: string, x: tf.Tensor2D): tf.Tensor2D => this.linears.get(path)!.apply(x, training, nextSeed());
+
+    if (Array.isArray(inputIds)) this.checkIdRange(inputIds);
+    return tf.tidy(() => {
+      const ids = toInt2D(inputIds, 'inputIds');
+      const mask = toInt2D(attentionMask, 'attentionMask');
+      if (ids.shape.join() !== mask.shape.join()) {
+        throw new Error(`inputIds is [${ids.shape}] but attentionMask is [${mask.shape}]; they must match`);
+      }
+      const [B, T] = ids.shape;
+      if (T > this.config.max_position_embeddings) {
+        throw new Error(`sequence length ${T} exceeds max_position_embeddings ${this.config.max_position_embeddings}; truncate the inputs`);
+      }
+      // Padded keys get exactly FLOAT32_MIN, as HF's masked_fill: scores·keep + (1 - keep)·MIN.
+      // Both terms are exact (x·1 + 0, x·0 + MIN), and nothing can become NaN.
+      const keep = tf.reshape(tf.cast(tf.notEqual(mask, 0), 'float32'), [B, 1, 1, T]); // [B, 1, 1, T]
+      const maskFill = tf.mul(tf.sub(1, keep), FLOAT32_MIN); // [B, 1, 1, T]
+
+      let x = this.embed(ids); // [B*T, C]
+      x = dropout(x, this.config.dropout) as tf.Tensor2D;
+      for (let i = 0; i < this.config.n_layers; i++) {
+        x = this.transformerBlock(i, x, B, T, keep, maskFill, linear, dropout);
+      }
+      const cls = tf.reshape(tf.slice(tf.reshape(x, [B, T, -1]), [0, 0, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D; // [B, C]
+      let h = tf.relu(linear('pre_classifier', cls)) as tf.Tensor2D;
+      h = dropout(h, this.config.seq_classif_dropout) as tf.Tensor2D;
+      return linear('classifier', h); // [B, numLabels]
+    });
+  }
+
+  private param(name: string): tf.Tensor {
+    return this.params.get(name)!;
+  }
+
+  private layerNorm(prefix: string, x: tf.Tensor2D): tf.Tensor2D {
+    const mean = tf.mean(x, -1, true); // [N, 1]
+    const centered = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(centered), -1, true); // biased, as torch's LayerNorm
+    const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, LAYER_NORM_EPS)));
+    return tf.add(tf.mul(normed, this.param(`${prefix}.weight`)), this.param(`${prefix}.bias`));
+  }
+
+  private embed(ids: tf.Tensor2D): tf.Tensor2D {
+    const [B, T] = ids.shape;
+    const C = this.config.dim;
+    const words = tf.gather(this.param('distilbert.embeddings.word_embeddings.weight'), tf.reshape(ids, [-1])); // [B*T, C]
+    const positions = tf.slice(this.param('distilbert.embeddings.position_embeddings.weight'), [0, 0], [T, C]); // [T, C]
+    const summed = tf.reshape(tf.add(tf.reshape(words, [B, T, C]), positions), [B * T, C]) as tf.Tensor2D;
+    return this.layerNorm('distilbert.embeddings.LayerNorm', summed);
+  }
+
+  private transformerBlock(
+    i: number,
+    x: tf.Tensor2D, // [B*T, C]
+    B: number,
+    T: number,
+    keep: tf.Tensor,
+    maskFill: tf.Tensor,
+    linear: (path: string, x: tf.Tensor2D) => tf.Tensor2D,
+    dropout: (x: tf.Tensor, rate: number) => tf.Tensor,
+  ): tf.Tensor2D {
+    const p = `distilbert.transformer.layer.${i}`;
+    const { dim: C, n_heads: H } = this.config;
+    const D = C / H;
+
+    // Self-attention. Split heads: [B*T, C] → [B, T, H, D] → [B, H, T, D]; k goes straight to
+    // [B, H, D, T] so that neither matMul needs a transpose flag (slow on wasm).
+    const q = tf.transpose(tf.reshape(tf.div(linear(`${p}.attention.q_lin`, x), Math.sqrt(D)), [B, T, H, D]), [0, 2, 1, 3]);
+    const kT = tf.transpose(tf.reshape(linear(`${p}.attention.k_lin`, x), [B, T, H, D]), [0, 2, 3, 1]);
+    const v = tf.transpose(tf.reshape(linear(`${p}.attention.v_lin`, x), [B, T, H, D]), [0, 2, 1, 3]);
+    const scores = tf.add(tf.mul(tf.matMul(q, kT), keep), maskFill); // [B, H, T, T]
+    const weights = dropout(tf.softmax(scores), this.config.attention_dropout);
+    const context = tf.matMul(weights, v); // [B, H, T, D]
+    const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D; // [B*T, C]
+    const attended = this.layerNorm(`${p}.sa_layer_norm`, tf.add(linear(`${p}.attention.out_lin`, merged), x));
+
+    // Feed-forward with exact (erf) GELU, as torch's nn.GELU() default.
+    const hidden = linear(`${p}.ffn.lin1`, attended); // [B*T, hidden]
+    const gelu = tf.mul(tf.mul(hidden, 0.5), tf.add(1, tf.erf(tf.mul(hidden, Math.SQRT1_2)))) as tf.Tensor2D;
+    const ffn = dropout(linear(`${p}.ffn.lin2`, gelu), this.config.dropout);
+    return this.layerNorm(`${p}.output_layer_norm`, tf.add(ffn, attended));
+  }
+
+  private checkIdRange(ids: number[][]): void {
+    const V = this.config.vocab_size;
+    for (let r = 0; r < ids.length; r++) {
+      for (const id of ids[r]) {
+        if (!Number.isInteger(id) || id < 0 || id >= V) {
+          throw new Error(`inputIds row ${r} has token id ${id}, outside the vocabulary [0, ${V - 1}]: was the tokenizer made for this model?`);
+        }
+      }
+    }
+  }
+
+  /** Variables an optimizer should update: trainable params and each linear's trainable variables. */
+  trainableVariables(): tf.Variable[] {
+    const vars = [...this.params.values()].filter((v) => v.trainable);
+    for (const layer of this.linears.values()) vars.push(...layer.trainableVariables());
+    return vars;
+  }
+
+  /**
+   * Every weight by HF parameter name (`....q_lin.weight` dequantized/merged for NF4/LoRA layers),
+   * as fresh tensors: the caller disposes them. This is the model's state dict, for saving.
+   */
+  namedWeights(): Map<string, tf.Tensor> {
+    const out = new Map<string, tf.Tensor>();
+    for (const [name, v] of this.params) out.set(name, tf.clone(v));
+    for (const [path, layer] of this.linears) {
+      out.set(`${path}.weight`, layer.weight());
+      if (layer.bias) out.set(`${path}.bias`, tf.clone(layer.bias));
+    }
+    return out;
+  }
+
+  /** Number of parameters (NF4 weights count as their unquantized size); `trainableOnly` counts trainable variables. */
+  numParameters(trainableOnly = false): number {
+    if (trainableOnly) return this.trainableVariables().reduce((n, v) => n + v.size, 0);
+    let n = 0;
+    for (const v of this.params.values()) n += v.size;
+    for (const layer of this.linears.values()) n += layer.inFeatures * layer.outFeatures + (layer.bias ? layer.bias.size : 0);
+    return n;
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    for (const layer of this.linears.values()) layer.dispose();
+    this.params.clear();
+    this.linears.clear();
+  }
+}

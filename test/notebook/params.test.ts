@@ -1,0 +1,249 @@
+// The notebook's parameters: presets by backend, QLORA_* parsing, clear errors, and the LoRA and
+// Trainer settings made from them. Expected values are the original notebook's (its LoraConfig and
+// TrainingArguments, see docs/original-notebook.md) and step counts derived by hand.
+import {
+  DEFAULT_TARGET_MODULES,
+  checkParameters,
+  keepLatest,
+  loraConfig,
+  notebookParameters,
+  parameterRows,
+  presetFor,
+  totalOptimizerSteps,
+  trainingArguments,
+  withSetupHint,
+} from '../../lib/notebook/params';
+
+const quiet = () => jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+afterEach(() => jest.restoreAllMocks());
+
+describe('presets', () => {
+  test('GPU backends get the original notebook’s settings', () => {
+    const p = notebookParameters({ name: 'tensorflow-gpu', device: 'NVIDIA H100' }, {});
+    expect(p).toMatchObject({
+      preset: 'gpu',
+      model: 'distilbert-base-uncased',
+      data: 'stanfordnlp/imdb',
+      cacheDir: 'data/',
+      sampleFrac: 0.1,
+      maxLength: 512,
+      r: 8,
+      alpha: 32,
+      dropout: 0.1,
+      epochs: 1,
+      batchSize: 8,
+      gradAccum: 2,
+      lr: 5e-5,
+      warmup: 0.1,
+      weightDecay: 0.01,
+      quant: 'nf4',
+      doubleQuant: true,
+      seed: 42,
+    });
+    expect(p.targetModules).toEqual(['q_lin', 'k_lin', 'v_lin', 'out_lin', 'ffn.lin1', 'ffn.lin2']);
+    expect(presetFor({ name: 'webgpu', device: 'NVIDIA GeForce RTX 4090 (vulkan)' })).toBe('gpu');
+  });
+
+  test('CPU backends, and WebGPU on a software adapter, get the small preset', () => {
+    for (const backend of ['cpu', 'wasm', 'tensorflow', { name: 'webgpu', device: 'llvmpipe (LLVM 15.0.6, 256 bits)' }]) {
+      expect(presetFor(backend)).toBe('cpu');
+    }
+    const p = notebookParameters('wasm', {});
+    expect(p).toMatchObject({ preset: 'cpu', sampleFrac: 0.01, maxLength: 128, batchSize: 4, gradAccum: 2, lr: 5e-4, r: 8, alpha: 32 });
+  });
+
+  test('QLORA_PRESET overrides the backend’s choice', () => {
+    expect(notebookParameters('cpu', { QLORA_PRESET: 'gpu' }).maxLength).toBe(512);
+    expect(notebookParameters('tensorflow-gpu', { QLORA_PRESET: 'CPU' }).maxLength).toBe(128);
+  });
+});
+
+describe('reading QLORA_* variables', () => {
+  test('every kind of value is parsed', () => {
+    const p = notebookParameters('cpu', {
+      QLORA_MODEL: '/models/distilbert',
+      QLORA_DATA: 'IMDB Dataset.csv',
+      QLORA_CACHE_DIR: '/tmp/cache',
+      QLORA_BACKEND: 'wasm',
+      QLORA_SAMPLE_FRAC: '0.25',
+      QLORA_MAX_LENGTH: '256',
+      QLORA_R: '16',
+      QLORA_ALPHA: '64',
+      QLORA_DROPOUT: '0',
+      QLORA_QUANT: 'NONE',
+      QLORA_DOUBLE_QUANT: 'no',
+      QLORA_TARGET_MODULES: ' q_lin, v_lin ,',
+      QLORA_EPOCHS: '3',
+      QLORA_BATCH_SIZE: '16',
+      QLORA_GRAD_ACCUM: '4',
+      QLORA_LR: '2e-4',
+      QLORA_WARMUP: '50',
+      QLORA_EVAL_STEPS: '25',
+      QLORA_EVAL_SIZE: '500',
+      QLORA_SEED: '7',
+      QLORA_OUTPUT_DIR: 'out/ckpt',
+      QLORA_ADAPTER_DIR: 'out/adapter',
+    });
+    expect(p).toMatchObject({
+      model: '/models/distilbert',
+      data: 'IMDB Dataset.csv',
+      cacheDir: '/tmp/cache',
+      backend: 'wasm',
+      sampleFrac: 0.25,
+      maxLength: 256,
+      r: 16,
+      alpha: 64,
+      dropout: 0,
+      quant: 'none',
+      doubleQuant: false,
+      targetModules: ['q_lin', 'v_lin'],
+      epochs: 3,
+      batchSize: 16,
+      gradAccum: 4,
+      lr: 2e-4,
+      warmup: 50,
+      evalSteps: 25,
+      evalSize: 500,
+      seed: 7,
+      outputDir: 'out/ckpt',
+      adapterDir: 'out/adapter',
+    });
+  });
+
+  test('an empty variable means unset', () => {
+    expect(notebookParameters('cpu', { QLORA_R: '', QLORA_LR: '  ' })).toMatchObject({ r: 8, lr: 5e-4 });
+  });
+
+  test.each([
+    ['QLORA_R', 'abc', "QLORA_R must be a whole number ≥ 1, got 'abc' (unset QLORA_R to use 8)"],
+    ['QLORA_R', '2.5', 'QLORA_R must be a whole number ≥ 1, got'],
+    ['QLORA_SAMPLE_FRAC', '0', 'QLORA_SAMPLE_FRAC must be a number in (0, 1], got'],
+    ['QLORA_SAMPLE_FRAC', '10%', "QLORA_SAMPLE_FRAC must be a number in (0, 1], got '10%' (unset QLORA_SAMPLE_FRAC to use 0.01)"],
+    ['QLORA_DROPOUT', '1', 'QLORA_DROPOUT must be a number in [0, 1), got'],
+    ['QLORA_LR', '-1e-4', 'QLORA_LR must be a number > 0, got'],
+    ['QLORA_LR', 'Infinity', 'QLORA_LR must be a number > 0, got'],
+    ['QLORA_WARMUP', '1.5', 'QLORA_WARMUP must be a fraction of the steps below 1 (e.g. 0.1) or a whole number of steps'],
+    ['QLORA_QUANT', 'int8', "QLORA_QUANT must be 'nf4' (4-bit base, QLoRA) or 'none' (fp32 base, plain LoRA), got 'int8'"],
+    ['QLORA_DOUBLE_QUANT', 'maybe', "QLORA_DOUBLE_QUANT must be true or false (1/0, yes/no), got 'maybe'"],
+    ['QLORA_TARGET_MODULES', ' , ', 'QLORA_TARGET_MODULES must be a non-empty list of module names'],
+    ['QLORA_PRESET', 'tpu', "QLORA_PRESET must be 'gpu' (the original notebook's settings) or 'cpu' (a small run), got 'tpu'"],
+  ])('%s=%s is refused, naming the variable', (name, value, message) => {
+    expect(() => notebookParameters('cpu', { [name]: value })).toThrow(message);
+  });
+
+  test('an unknown QLORA_* variable (a typo) is reported; the project’s other variables are not', () => {
+    const warn = quiet();
+    notebookParameters('cpu', { QLORA_LEARNING_RATE: '1e-4', QLORA_ASSETS: '../shared/assets', QLORA_DAWN_FLAGS: 'x' });
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0][0]).toContain('Unknown variable ignored: QLORA_LEARNING_RATE');
+    expect(warn.mock.calls[0][0]).toContain('QLORA_LR');
+  });
+});
+
+describe('the parameters table', () => {
+  test('says where each value came from, also for values changed in the notebook', () => {
+    const p = notebookParameters('cpu', { QLORA_R: '4' });
+    p.alpha = 16;
+    const rows = Object.fromEntries(parameterRows(p).map((r) => [r.parameter, r]));
+    expect(rows.r).toEqual({ parameter: 'r', value: '4', from: 'environment', variable: 'QLORA_R' });
+    expect(rows.alpha).toEqual({ parameter: 'alpha', value: '16', from: 'set in the notebook', variable: 'QLORA_ALPHA' });
+    expect(rows.maxLength.from).toBe('cpu preset');
+    expect(rows.model.from).toBe('default');
+    expect(rows.preset.from).toBe('chosen for backend cpu');
+    expect(rows.targetModules.value).toBe(DEFAULT_TARGET_MODULES.join(', '));
+  });
+});
+
+describe('settings for the library', () => {
+  test('loraConfig is PEFT’s LoraConfig of the original notebook', () => {
+    const p = notebookParameters('tensorflow-gpu', {});
+    expect(loraConfig(p)).toEqual({
+      r: 8,
+      loraAlpha: 32,
+      loraDropout: 0.1,
+      targetModules: ['q_lin', 'k_lin', 'v_lin', 'out_lin', 'ffn.lin1', 'ffn.lin2'],
+      taskType: 'SEQ_CLS',
+      seed: 42,
+    });
+  });
+
+  test('GPU preset on the original’s 4,000 training reviews: 250 steps, 10% warm-up, HF defaults', () => {
+    const p = notebookParameters('tensorflow-gpu', {});
+    // 4,000 / 8 = 500 micro-batches, / 2 accumulation = 250 optimizer steps.
+    expect(totalOptimizerSteps(p, 4000)).toBe(250);
+    expect(trainingArguments(p, 4000)).toEqual({
+      outputDir: 'reports/checkpoints',
+      epochs: 1,
+      maxSteps: 0,
+      batchSize: 8,
+      evalBatchSize: 8,
+      gradientAccumulationSteps: 2,
+      learningRate: 5e-5,
+      weightDecay: 0.01,
+      warmupRatio: 0.1,
+      warmupSteps: 0,
+      lrScheduler: 'linear',
+      maxGradNorm: 1.0,
+      seed: 42,
+      evalSteps: 63, // ceil(250 / 4): four evaluations
+      saveSteps: 63,
+      saveTotalLimit: 2,
+    });
+  });
+
+  test('CPU preset on 320 reviews: 40 steps; a whole-number warm-up is a step count; partial batches count', () => {
+    const p = notebookParameters('cpu', {});
+    expect(totalOptimizerSteps(p, 320)).toBe(40); // 80 micro-batches of 4, 2 per step
+    expect(totalOptimizerSteps(p, 321)).toBe(41); // 81 micro-batches: the last step has one
+    p.warmup = 5;
+    p.epochs = 2;
+    expect(trainingArguments(p, 320)).toMatchObject({ warmupSteps: 5, warmupRatio: 0, epochs: 2, evalSteps: 20 });
+    p.maxSteps = 7;
+    expect(totalOptimizerSteps(p, 320)).toBe(7);
+    p.evalSteps = 3;
+    expect(trainingArguments(p, 320)).toMatchObject({ maxSteps: 7, evalSteps: 3, saveSteps: 3 });
+  });
+
+  test('values changed by hand are checked before use, naming the parameter', () => {
+    const p = notebookParameters('cpu', {});
+    p.r = 0;
+    (p as { quant: string }).quant = 'nf8';
+    expect(() => loraConfig(p)).toThrow(/params\.quant must be 'nf4' .*, got "nf8"\n {2}params\.r must be a whole number ≥ 1, got 0$/);
+    p.r = 8;
+    p.quant = 'nf4';
+    expect(() => checkParameters(p)).not.toThrow();
+    expect(() => trainingArguments(p, 0)).toThrow('numExamples must be a whole number ≥ 1, got 0 (is the training split empty?)');
+  });
+});
+
+describe('re-running cells', () => {
+  test('keepLatest disposes what the previous run of the cell made, once, before making the new one', async () => {
+    const events: string[] = [];
+    const make = (name: string) => ({ name, dispose: () => events.push(`dispose ${name}`) });
+    const first = await keepLatest('test-slot', () => {
+      events.push('make first');
+      return make('first');
+    });
+    expect(first.name).toBe('first');
+    await keepLatest('other-slot', () => make('other'));
+    const second = await keepLatest('test-slot', async () => {
+      events.push('make second');
+      return make('second');
+    });
+    expect(second.name).toBe('second');
+    expect(events).toEqual(['make first', 'dispose first', 'make second']);
+    // A failing run keeps nothing, and the next run has nothing to dispose twice.
+    await expect(keepLatest('test-slot', () => Promise.reject(new Error('no model')))).rejects.toThrow('no model');
+    await keepLatest('test-slot', () => make('third'));
+    expect(events).toEqual(['make first', 'dispose first', 'make second', 'dispose second']);
+  });
+
+  test('setup hints say what to download and which variable to set', () => {
+    const model = withSetupHint(new Error("Offline mode and 'config.json' is not in the cache."), 'model');
+    expect(model.message).toContain("Offline mode and 'config.json' is not in the cache.");
+    expect(model.message).toContain('set QLORA_MODEL to it');
+    expect(model.message).toContain('model.safetensors');
+    const data = withSetupHint('not found', 'data');
+    expect(data.message).toContain('set QLORA_DATA to the Kaggle CSV');
+  });
+});

@@ -1,0 +1,23 @@
+// tslab (the notebook kernel) compiles only the .ts files that modules import statically: a
+// `require('./x')` of a sibling module inside lib/ works in jest and ts-node but fails in the
+// notebook, where it silently cost us the wasm backend (backend.ts fell through to plain JS) and
+// would have broken Hub downloads of datasets. Keep lib/ on static imports.
+import * as fs from 'fs';
+import * as path from 'path';
+
+const LIB = path.join(__dirname, '..', '..', 'lib');
+
+describe('lib/ is loadable by tslab', () => {
+  it('no lib module require()s a relative path', () => {
+    const offenders: string[] = [];
+    const files = (fs.readdirSync(LIB, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(30);
+    for (const file of files) {
+      const lines = fs.readFileSync(path.join(LIB, file), 'utf8').split('\n');
+      lines.forEach((line, i) => {
+        if (/\brequire\(\s*['"`]\.{1,2}\//.test(line) && !line.trim().startsWith('//')) offenders.push(`lib/${file}:${i + 1}: ${line.trim()}`);
+      });
+    }
+    expect(offenders).toEqual([]);
+  });
+});

@@ -1,0 +1,61 @@
+// Metrics against hand-computed confusion matrices, and cross-entropy against log-sum-exp by hand.
+import * as tf from '@tensorflow/tfjs';
+import { argmaxRows, classificationReport, confusionMatrix, crossEntropy } from '../../lib/training/metrics';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('classification metrics (sklearn conventions)', () => {
+  test('binary: accuracy, positive-class F1, macro F1, confusion [true][pred]', () => {
+    // labels:      1 1 1 1 0 0 0 0 0 1
+    // predictions: 1 1 0 1 0 1 0 0 1 1
+    // TP = 4 (idx 0,1,3,9), FN = 1 (2), FP = 2 (5,8), TN = 3 (4,6,7)
+    const labels = [1, 1, 1, 1, 0, 0, 0, 0, 0, 1];
+    const preds = [1, 1, 0, 1, 0, 1, 0, 0, 1, 1];
+    const r = classificationReport(labels, preds, 2);
+    expect(r.confusion).toEqual([[3, 2], [1, 4]]);
+    expect(r.accuracy).toBeCloseTo(0.7, 12);
+    // positive: P = 4/6, R = 4/5, F1 = 2·TP/(2·TP + FP + FN) = 8/11
+    expect(r.f1).toBeCloseTo(8 / 11, 12);
+    // negative: P = 3/4, R = 3/5, F1 = 6/9
+    expect(r.perClass[0].f1).toBeCloseTo(6 / 9, 12);
+    expect(r.macroF1).toBeCloseTo((8 / 11 + 6 / 9) / 2, 12);
+    expect(r.perClass.map((c) => c.support)).toEqual([5, 5]);
+  });
+
+  test('three classes, an empty predicted class counts as F1 0 (sklearn zero_division)', () => {
+    const labels = [0, 0, 1, 1, 2, 2];
+    const preds = [0, 1, 1, 1, 0, 0];
+    const r = classificationReport(labels, preds, 3);
+    expect(r.confusion).toEqual([[1, 1, 0], [0, 2, 0], [2, 0, 0]]);
+    // class 0: P 1/3, R 1/2 → F1 0.4; class 1: P 2/3, R 1 → 0.8; class 2: never predicted → 0
+    expect(r.perClass.map((c) => c.f1)).toEqual([expect.closeTo(0.4, 12), expect.closeTo(0.8, 12), 0]);
+    expect(r.f1).toBeCloseTo(0.4, 12); // macro for more than two classes
+    expect(r.accuracy).toBeCloseTo(0.5, 12);
+  });
+
+  test('bad input names the problem', () => {
+    expect(() => confusionMatrix([0, 1], [0], 2)).toThrow(/2 labels but 1 predictions/);
+    expect(() => confusionMatrix([0, 2], [0, 1], 2)).toThrow(/item 1 has label 2/);
+  });
+
+  test('argmax takes the first maximum', () => {
+    expect(argmaxRows([0, 1, 1, 5, 2, 2], 3)).toEqual([1, 0]);
+  });
+});
+
+describe('crossEntropy', () => {
+  test('mean of −log softmax at the label, by hand', async () => {
+    // row 0: logits [0, ln 3], label 1 → p = 3/4; row 1: [2, 2], label 0 → p = 1/2
+    const logits = tf.tensor2d([[0, Math.log(3)], [2, 2]]);
+    const loss = crossEntropy(logits, [1, 0]);
+    expect((await loss.data())[0]).toBeCloseTo((-Math.log(0.75) - Math.log(0.5)) / 2, 6);
+    // large logits stay finite (log-softmax, not log of softmax)
+    const big = tf.tensor2d([[1000, 0]]);
+    const bigLoss = crossEntropy(big, [1]);
+    expect((await bigLoss.data())[0]).toBeCloseTo(1000, 3);
+    expect(() => crossEntropy(logits, [1])).toThrow(/2 rows of logits but 1 labels/);
+    [logits, loss, big, bigLoss].forEach((t) => t.dispose());
+  });
+});

@@ -1,0 +1,81 @@
+// lib/progress.ts: rate/ETA arithmetic (hand-derived values) and what the console reporter prints.
+import { ByteMeter, ByteProgress, consoleProgress, formatBytes, formatProgress, formatSeconds } from '../../lib/util/progress';
+
+describe('formatting', () => {
+  test('bytes and durations', () => {
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1500)).toBe('1.5 kB');
+    expect(formatBytes(267_967_963)).toBe('268.0 MB');
+    expect(formatSeconds(42.4)).toBe('42s');
+    expect(formatSeconds(125)).toBe('2m05s');
+    expect(formatSeconds(3720)).toBe('1h02m');
+  });
+
+  test('a progress line', () => {
+    const p: ByteProgress = { file: 'model.safetensors', bytes: 45_200_000, total: 268_000_000, rate: 12_300_000, etaSeconds: 18.1, done: false };
+    expect(formatProgress(p)).toBe('model.safetensors  45.2 MB / 268.0 MB  16%  12.3 MB/s  ETA 18s');
+    expect(formatProgress({ ...p, total: null, etaSeconds: null })).toBe('model.safetensors  45.2 MB  12.3 MB/s');
+    expect(formatProgress({ ...p, bytes: 268_000_000, done: true })).toBe('model.safetensors  268.0 MB / 268.0 MB  100%  12.3 MB/s  done');
+  });
+});
+
+describe('ByteMeter', () => {
+  afterEach(() => jest.useRealTimers());
+
+  test('rate excludes resumed bytes; ETA = bytes left / rate', () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    const events: ByteProgress[] = [];
+    // 500 bytes were already on disk from an earlier attempt; the file has 3 500.
+    const meter = new ByteMeter('w.bin', 3500, 500, (e) => events.push(e));
+    jest.setSystemTime(1_002_000); // 2 s later
+    meter.add(1000); // 1 000 new bytes in 2 s → 500 B/s; 2 000 left → 4 s
+    expect(events[0]).toEqual({ file: 'w.bin', bytes: 1500, total: 3500, rate: 500, etaSeconds: 4, done: false });
+    jest.setSystemTime(1_006_000);
+    meter.add(2000); // 3 000 new bytes in 6 s → 500 B/s; nothing left
+    meter.finish();
+    expect(events[2]).toEqual({ file: 'w.bin', bytes: 3500, total: 3500, rate: 500, etaSeconds: 0, done: true });
+  });
+});
+
+describe('consoleProgress', () => {
+  const event = (bytes: number, done = false): ByteProgress => ({ file: 'f.bin', bytes, total: 10_000, rate: 1000, etaSeconds: 1, done });
+
+  function recorder(isTTY: boolean) {
+    const lines: string[] = [];
+    let clock = 0;
+    const report = consoleProgress({ stream: { isTTY, write: (t: string) => lines.push(t) }, now: () => clock });
+    return { lines, report, at: (t: number) => (clock = t) };
+  }
+
+  test('not a terminal: a plain line every 5 s, and a final one', () => {
+    const r = recorder(false);
+    r.at(0); r.report(event(100));
+    r.at(4999); r.report(event(4000));
+    expect(r.lines).toEqual([]);
+    r.at(5000); r.report(event(5000));
+    r.at(6000); r.report(event(6000));
+    r.at(10_000); r.report(event(9000));
+    r.at(10_500); r.report(event(10_000, true));
+    expect(r.lines).toEqual([
+      `${formatProgress(event(5000))}\n`,
+      `${formatProgress(event(9000))}\n`,
+      `${formatProgress(event(10_000, true))}\n`,
+    ]);
+  });
+
+  test('a terminal: one line rewritten in place every 200 ms, ended by a newline', () => {
+    const r = recorder(true);
+    r.at(0); r.report(event(100));
+    r.at(250); r.report(event(2500));
+    r.at(300); r.report(event(3000));
+    r.at(500); r.report(event(10_000, true));
+    expect(r.lines).toEqual([`\r\x1b[K${formatProgress(event(2500))}`, `\r\x1b[K${formatProgress(event(10_000, true))}\n`]);
+  });
+
+  test('a transfer that ends before the first interval prints nothing', () => {
+    const r = recorder(false);
+    r.at(0); r.report(event(100));
+    r.at(50); r.report(event(10_000, true));
+    expect(r.lines).toEqual([]);
+  });
+});
