@@ -5,6 +5,8 @@ export * from './quantization/nf4';
 export * from './quantization/nf4-op';
 export * from './quantization/nf4-linear';
 export * from './io/safetensors';
+export * from './io/half';
+export * from './io/sharded';
 export * from './models/distilbert/config';
 export * from './models/distilbert/modeling';
 export * from './models/distilbert/loading';

@@ -1,15 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import {
-  readSafetensors,
-  writeSafetensors,
-  SafetensorsFile,
-  CheckpointTensors,
-  float16BitsToFloat32,
-  bfloat16BitsToFloat32,
-  float32ToFloat16Bits,
-  float32ToBfloat16Bits,
-} from '../../lib/io/safetensors';
+import { readSafetensors, writeSafetensors, SafetensorsFile } from '../../lib/io/safetensors';
+import { CheckpointTensors } from '../../lib/io/sharded';
+import { float16BitsToFloat32, bfloat16BitsToFloat32, float32ToFloat16Bits, float32ToBfloat16Bits } from '../../lib/io/half';
 import { tempDir, cleanupTempDirs } from '../helpers/checkpoint';
 
 /** A file made of an 8-byte length field and the given header and data bytes. */
