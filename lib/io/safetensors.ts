@@ -108,7 +108,9 @@ function corrupt(file: string, what: string): Error {
 
 const isObject = (v: unknown): v is { [key: string]: JsonValue } => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof JsonFloat);
 const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const show = (v: unknown) => (v instanceof JsonFloat ? v.literal : JSON.stringify(v));
+/** JSON text of a header value, with float literals written as they were (`[2.0]`). */
+const show = (v: unknown) =>
+  JSON.stringify(v, (_k, x) => (x instanceof JsonFloat ? `\u0000${x.literal}\u0000` : x))?.replace(/"\\u0000(.*?)\\u0000"/g, '$1');
 
 /** Parses and validates a header against the data section size, by the rules in the file comment. */
 function parseHeader(file: string, headerBytes: Uint8Array, dataBytes: number): { tensors: Map<string, TensorInfo>; metadata: Record<string, string> } {

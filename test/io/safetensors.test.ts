@@ -1,8 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { readSafetensors, writeSafetensors, SafetensorsFile } from '../../lib/io/safetensors';
-import { CheckpointTensors } from '../../lib/io/sharded';
-import { float16BitsToFloat32, bfloat16BitsToFloat32, float32ToFloat16Bits, float32ToBfloat16Bits } from '../../lib/io/half';
 import { tempDir, cleanupTempDirs } from '../helpers/checkpoint';
 
 /** A file made of an 8-byte length field and the given header and data bytes. */
@@ -130,37 +128,6 @@ describe('round trip', () => {
   });
 });
 
-describe('half-precision conversions against hand-derived values', () => {
-  it('float16 bits → float32', () => {
-    const cases: [number, number][] = [
-      [0x3c00, 1], [0xc000, -2], [0x7bff, 65504], [0x0001, 2 ** -24], [0x03ff, 1023 * 2 ** -24], [0x0400, 2 ** -14],
-      [0x3555, 0.333251953125], [0x2e66, 0.0999755859375], [0x7c00, Infinity], [0xfc00, -Infinity], [0x0000, 0],
-    ];
-    const got = float16BitsToFloat32(new Uint16Array(cases.map((c) => c[0])));
-    expect([...got]).toEqual(cases.map((c) => c[1]));
-    expect(Object.is(float16BitsToFloat32(new Uint16Array([0x8000]))[0], -0)).toBe(true);
-    expect(float16BitsToFloat32(new Uint16Array([0x7e00]))[0]).toBeNaN();
-  });
-
-  it('float32 → float16 bits, rounding to nearest even', () => {
-    const cases: [number, number][] = [
-      [1, 0x3c00], [0.1, 0x2e66], [65504, 0x7bff], [65519, 0x7bff], [65520, 0x7c00], [1e6, 0x7c00], [-2, 0xc000],
-      [2 ** -14, 0x0400], [2 ** -24, 0x0001], [2 ** -25, 0x0000], [1.5 * 2 ** -25, 0x0001], [3 * 2 ** -25, 0x0002],
-      [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [-0, 0x8000], [Infinity, 0x7c00], [1e-10, 0x0000],
-    ];
-    expect([...float32ToFloat16Bits(cases.map((c) => c[0]))]).toEqual(cases.map((c) => c[1]));
-    expect(float32ToFloat16Bits([NaN])[0] & 0x7e00).toBe(0x7e00);
-  });
-
-  it('bfloat16 bits → float32 and back', () => {
-    expect([...bfloat16BitsToFloat32(new Uint16Array([0x3f80, 0x4049, 0xc2f7, 0x7f80, 0x0001]))]).toEqual([
-      1, 3.140625, -123.5, Infinity, 2 ** -133,
-    ]);
-    // π = 0x40490FDB rounds down; 1 + 2^-8 = 0x3F808000 is a tie (to even 0x3F80); 1 + 3·2^-8 ties up to 0x3F82.
-    expect([...float32ToBfloat16Bits([Math.PI, 1 + 2 ** -8, 1 + 3 * 2 ** -8, -123.5])]).toEqual([0x4049, 0x3f80, 0x3f82, 0xc2f7]);
-  });
-});
-
 describe('corrupt files are refused with a message naming the file and the problem', () => {
   const dir = tempDir();
   const good = { w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
@@ -230,37 +197,142 @@ describe('corrupt files are refused with a message naming the file and the probl
   });
 });
 
-describe('sharded checkpoints', () => {
-  function shardedFolder(weightMap: Record<string, string>): string {
-    const dir = tempDir();
-    writeSafetensors(path.join(dir, 'model-00001-of-00002.safetensors'), { a: { dtype: 'F32', shape: [1], data: new Float32Array([1]) } });
-    writeSafetensors(path.join(dir, 'model-00002-of-00002.safetensors'), { b: { dtype: 'BF16', shape: [1], data: new Uint16Array([0x4000]) } });
-    fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 6 }, weight_map: weightMap }));
-    return dir;
-  }
+// Each rule of the format (huggingface/safetensors README "Format", and the checks of the
+// reference reader safetensors/src/tensor.rs), tried both ways. Byte strings marked "tensor.rs"
+// are copied from the reference library's own unit tests, with its verdicts.
+describe('the format rules, each tried both ways', () => {
+  const dir = tempDir();
+  /** A file from a header given as exact text (so duplicates and odd literals survive). */
+  const raw = (header: string | Buffer, data: number[] | Buffer = [], lengthField?: bigint) => {
+    const json = typeof header === 'string' ? Buffer.from(header, 'utf8') : header;
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(lengthField ?? BigInt(json.length));
+    const file = path.join(dir, `rule-${Math.random().toString(36).slice(2)}.safetensors`);
+    fs.writeFileSync(file, Buffer.concat([len, json, Buffer.from(data)]));
+    return file;
+  };
+  const f32 = (...v: number[]) => [...Buffer.from(new Float32Array(v).buffer)];
+  const refuses = (file: string, rule: RegExp) => expect(() => SafetensorsFile.open(file)).toThrow(new RegExp(`${path.basename(file)}: .*${rule.source}`));
 
-  it('reads tensors from every shard named in weight_map', () => {
-    const dir = shardedFolder({ a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' });
-    const ckpt = CheckpointTensors.open(dir);
-    expect(ckpt.names().sort()).toEqual(['a', 'b']);
-    expect([...ckpt.readFloat32('a').data]).toEqual([1]);
-    expect([...ckpt.readFloat32('b').data]).toEqual([2]);
+  it('no duplicate names: the second "w" is refused, not silently kept', () => {
+    refuses(
+      raw('{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', f32(1, 2)),
+      /duplicate key "w".*forbids duplicate names/,
+    );
+    refuses(raw('{"__metadata__":{"a":"1","a":"2"}}'), /duplicate key "a"/);
+    // Equal names in different objects are not duplicates.
+    const ok = raw('{"__metadata__":{"w":"x"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', f32(5));
+    expect([...SafetensorsFile.open(ok).readFloat32('w').data]).toEqual([5]);
   });
 
-  it('refuses shard names that escape the folder', () => {
-    const dir = shardedFolder({ a: '../model-00001-of-00002.safetensors' });
-    expect(() => CheckpointTensors.open(dir)).toThrow(/weight_map\['a'\] names the shard '\.\.\/model-00001-of-00002\.safetensors', which is outside the checkpoint folder/);
-    const abs = shardedFolder({ a: '/etc/passwd' });
-    expect(() => CheckpointTensors.open(abs)).toThrow(/'\/etc\/passwd', which is outside the checkpoint folder.*plain file names/);
-    const nested = shardedFolder({ a: 'sub/../../x.safetensors' });
-    expect(() => CheckpointTensors.open(nested)).toThrow(/outside the checkpoint folder/);
+  it('no holes: a at [0,4], b at [8,12] with 12 data bytes is refused; contiguous is accepted', () => {
+    const hdr = (bBegin: number) =>
+      `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[${bBegin},${bBegin + 4}]}}`;
+    refuses(raw(hdr(8), f32(1, 2, 3)), /bytes 4–8 of the data section belong to no tensor \(before 'b'\).*entirely indexed, with no holes/);
+    refuses(raw(hdr(4), f32(1, 2, 3)), /cover 8 bytes but the data section has 12.*nothing after the last tensor/);
+    const st = SafetensorsFile.open(raw(hdr(4), f32(1, 2)));
+    expect([...st.readFloat32('b').data]).toEqual([2]);
+    // tensor.rs test_metadata_incomplete_buffer: trailing bytes after the data ("polyglot") refused.
+    const polyglot = Buffer.concat([Buffer.alloc(16), Buffer.from('extra_bogus_data_for_polyglot_file')]);
+    refuses(raw('{"test":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}}', polyglot), /cover 16 bytes but the data section has 50/);
+    // A hole at the start of the buffer.
+    refuses(raw('{"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', f32(1, 2)), /bytes 0–4 of the data section belong to no tensor/);
   });
 
-  it('says which shard is missing, and when there are no safetensors at all', () => {
-    const dir = shardedFolder({ a: 'model-00001-of-00002.safetensors', b: 'model-00003-of-00003.safetensors' });
-    expect(() => CheckpointTensors.open(dir)).toThrow(/shard model-00003-of-00003\.safetensors is listed but missing/);
-    const empty = tempDir();
-    fs.writeFileSync(path.join(empty, 'pytorch_model.bin'), 'x');
-    expect(() => CheckpointTensors.open(empty)).toThrow(/no model\.safetensors or model\.safetensors\.index\.json found \(found pytorch_model\.bin: only the safetensors format/);
+  it('zero-size tensors are allowed anywhere on a boundary, including the start of another tensor', () => {
+    // The issue's example: b F32 [3, 0] at [8, 8], where c starts.
+    const file = raw(
+      '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"c":{"dtype":"F32","shape":[2],"data_offsets":[8,16]},"b":{"dtype":"F32","shape":[3,0],"data_offsets":[8,8]}}',
+      f32(1, 2, 3, 4),
+    );
+    const all = readSafetensors(file);
+    expect(all.get('b')!.shape).toEqual([3, 0]);
+    expect(all.get('b')!.data.length).toBe(0);
+    expect([...(all.get('a')!.data as Float32Array)]).toEqual([1, 2]);
+    expect([...(all.get('c')!.data as Float32Array)]).toEqual([3, 4]);
+    // tensor.rs test_zero_sized_tensor: I32 [2, 0] at [0, 0] in a file with no data at all.
+    expect(SafetensorsFile.open(raw('{"test":{"dtype":"I32","shape":[2,0],"data_offsets":[0, 0]}}')).read('test').data.length).toBe(0);
+    // A zero-size tensor past the end of the data is not on a boundary.
+    refuses(raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"z":{"dtype":"F32","shape":[0],"data_offsets":[8,8]}}', f32(1)), /ends at byte 8 of the data section, which has only 4/);
+    // The writer writes them and the reader reads them back.
+    const w = path.join(dir, 'zero.safetensors');
+    writeSafetensors(w, { e: { dtype: 'F32', shape: [3, 0], data: new Float32Array(0) }, x: { dtype: 'F32', shape: [1], data: new Float32Array([7]) } });
+    expect(readSafetensors(w).get('e')!.shape).toEqual([3, 0]);
+  });
+
+  it('0-rank tensors (shape []) are scalars of one element', () => {
+    // tensor.rs test_empty_shapes_allowed.
+    const st = SafetensorsFile.open(raw('{"test":{"dtype":"I32","shape":[],"data_offsets":[0,4]}}', [7, 0, 0, 0]));
+    expect([...(st.read('test').data as Int32Array)]).toEqual([7]);
+    refuses(raw('{"test":{"dtype":"I32","shape":[],"data_offsets":[0,8]}}', Array(8).fill(0)), /should take 4 bytes but its data_offsets \[0, 8\] span 8/);
+  });
+
+  it('offsets consistent with dtype × shape (tensor.rs test_invalid_info), integers only, no overflow', () => {
+    refuses(raw('{"test":{"dtype":"I32","shape":[2,2],"data_offsets":[0, 4]}}', Array(4).fill(0)), /I32 \[2, 2\]\) should take 16 bytes/);
+    refuses(raw('{"w":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}', f32(1, 2)), /invalid shape \[2\.0\]/);
+    refuses(raw('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8e0]}}', f32(1, 2)), /invalid data_offsets/);
+    // tensor.rs test_validation_overflow.
+    refuses(raw('{"test":{"dtype":"I32","shape":[2,18446744073709551614],"data_offsets":[0,16]}}', Array(16).fill(0)), /invalid shape/);
+    // Sub-byte dtypes must fill whole bytes (the reference's MisalignedSlice): 3 F4 values do not, 4 do.
+    refuses(raw('{"q":{"dtype":"F4","shape":[3],"data_offsets":[0,1]}}', [0]), /12 bits do not fill whole bytes/);
+    expect(SafetensorsFile.open(raw('{"q":{"dtype":"F4","shape":[4],"data_offsets":[0,2]}}', [0x21, 0x43])).read('q').data).toEqual(new Uint8Array([0x21, 0x43]));
+  });
+
+  it('every dtype name of the reference enum, with its size; unknown names refused', () => {
+    const bytesPer: Record<string, number> = {
+      BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, F8_E8M0: 1, F8_E4M3FNUZ: 1, F8_E5M2FNUZ: 1,
+      I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, C64: 8, F64: 8, I64: 8, U64: 8,
+    };
+    for (const [dtype, size] of Object.entries(bytesPer)) {
+      const st = SafetensorsFile.open(raw(`{"t":{"dtype":"${dtype}","shape":[2],"data_offsets":[0,${2 * size}]}}`, Array(2 * size).fill(0)));
+      expect(st.read('t').data.byteLength).toBe(2 * size);
+    }
+    for (const bad of ['f32', 'F8', 'Q4_0', 'C128']) {
+      refuses(raw(`{"t":{"dtype":"${bad}","shape":[1],"data_offsets":[0,4]}}`, f32(0)), /unknown dtype/);
+    }
+  });
+
+  it('the header: UTF-8 JSON object, whitespace padding allowed around it, nothing else', () => {
+    // tensor.rs test_whitespace_padded_header and test_whitespace_leading_padded_header.
+    expect(SafetensorsFile.open(raw(Buffer.from('{}\x0D\x20\x09\x0A', 'latin1'))).names()).toEqual([]);
+    expect(SafetensorsFile.open(raw(Buffer.from('\x09\x0A{}\x0D\x20', 'latin1'))).names()).toEqual([]);
+    // tensor.rs test_invalid_header_non_utf8.
+    refuses(raw(Buffer.from([0xff])), /not valid UTF-8/);
+    refuses(raw(Buffer.from('{"caf\xe9":1}', 'latin1')), /not valid UTF-8/);
+    // tensor.rs test_invalid_header_not_json.
+    refuses(raw('{'), /not valid JSON: unexpected end of input/);
+    refuses(raw('[]'), /must be a JSON object/);
+    refuses(raw('{}\x00\x00'), /trailing characters/);
+    refuses(raw('{},'), /trailing characters/);
+    refuses(raw('{"a":1,}'), /not valid JSON/);
+    // Non-ASCII names are fine when they are UTF-8.
+    const ok = raw('{"café":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', [9]);
+    expect(SafetensorsFile.open(ok).names()).toEqual(['café']);
+  });
+
+  it('__metadata__: string → string only (or null)', () => {
+    expect(SafetensorsFile.open(raw('{"__metadata__":{"format":"pt"}}')).metadata).toEqual({ format: 'pt' });
+    expect(SafetensorsFile.open(raw('{"__metadata__":null}')).metadata).toEqual({});
+    refuses(raw('{"__metadata__":{"n":1}}'), /__metadata__\.n is not a string.*only string values/);
+    refuses(raw('{"__metadata__":{"o":{"x":"y"}}}'), /__metadata__\.o is not a string/);
+    refuses(raw('{"__metadata__":["pt"]}'), /__metadata__ must be an object mapping strings to strings/);
+    const w = path.join(dir, 'meta.safetensors');
+    expect(() => writeSafetensors(w, {}, { n: 1 as unknown as string })).toThrow(/meta\.safetensors: metadata 'n' is number; .*only string values/);
+  });
+
+  it('header size: at most 100,000,000 bytes, and within the file', () => {
+    // tensor.rs test_header_too_large and test_invalid_header_length.
+    refuses(raw('{}', [], 0xffffff0000003cn), /more than the 100 MB limit/);
+    refuses(raw('', [], 60n), /header length field says 60 bytes but the file has only 0 after it/);
+    expect(SafetensorsFile.open(raw('{}', [], 2n)).names()).toEqual([]);
+  });
+
+  it('the writer refuses what the reader would refuse, naming the file', () => {
+    const w = path.join(dir, 'bad.safetensors');
+    expect(() => writeSafetensors(w, { __metadata__: { dtype: 'F32', shape: [1], data: new Float32Array(1) } })).toThrow(/bad\.safetensors: '__metadata__' is reserved/);
+    expect(() => writeSafetensors(w, { t: { dtype: 'F17' as 'F32', shape: [1], data: new Float32Array(1) } })).toThrow(/bad\.safetensors: tensor 't' has unknown dtype 'F17'/);
+    expect(() => writeSafetensors(w, { t: { dtype: 'F32', shape: [-1], data: new Float32Array(1) } })).toThrow(/bad\.safetensors: tensor 't' has an invalid shape/);
+    expect(() => writeSafetensors(w, { t: { dtype: 'F4', shape: [3], data: new Uint8Array(2) } })).toThrow(/12 bits do not fill whole bytes/);
+    expect(fs.existsSync(w)).toBe(false);
   });
 });
