@@ -16,7 +16,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../lib/backends/select';
 import { loadPretrained } from '../lib/models/distilbert/loading';
-import { getPeftModel } from '../lib/peft/peft';
+import { getPeftModel } from '../lib/peft/model';
 import { SEEDED_DROPOUT, dropout } from '../lib/backends/dropout';
 import { writeRandomCheckpoint } from '../scripts/make-random-checkpoint';
 

@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../lib/backends/select';
 import { loadPretrained } from '../lib/models/distilbert/loading';
-import { getPeftModel } from '../lib/peft/peft';
+import { getPeftModel } from '../lib/peft/model';
 import { writeRandomCheckpoint } from '../scripts/make-random-checkpoint';
 
 const BATCH = Number(process.env.BENCH_BATCH ?? 32);

@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../lib/backends/select';
 import { registerWasmTrainingKernels } from '../lib/backends/wasm-kernels';
 import { loadPretrained } from '../lib/models/distilbert/loading';
-import { getPeftModel } from '../lib/peft/peft';
+import { getPeftModel } from '../lib/peft/model';
 import { crossEntropy } from '../lib/training/metrics';
 import { AdamW, clipByGlobalNorm } from '../lib/training/optimizer';
 import { writeRandomCheckpoint } from '../scripts/make-random-checkpoint';

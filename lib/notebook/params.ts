@@ -12,7 +12,7 @@
 // 128 tokens, batch 4 × 2 accumulation (the full model's batch of 8 × 128 does not fit the wasm
 // backend's memory when training), and a larger learning rate (5e-4) to learn something in
 // 40 optimizer steps. Any QLORA_* variable overrides its preset value.
-import type { LoraConfig } from '../peft/peft';
+import type { LoraConfig } from '../peft/config';
 import type { TrainingArguments } from '../training/trainer';
 
 export type PresetName = 'gpu' | 'cpu';

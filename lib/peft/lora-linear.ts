@@ -18,6 +18,11 @@ export interface LoraLinearOptions {
   loraDropout?: number;
   /** rsLoRA: scaling alpha/√r instead of alpha/r. Default false. */
   useRslora?: boolean;
+  /**
+   * PEFT's init_lora_weights: true (default) A kaiming-uniform, B zeros; 'gaussian' A ~ N(0, (1/r)²),
+   * B zeros; false: A and B both nn.Linear's default init (B ~ U(−1/√r, 1/√r)), so the adapter is not a no-op.
+   */
+  initLoraWeights?: boolean | 'gaussian';
   /** Seeds A's initialisation and the dropout masks. Default 0. */
   seed?: number;
   /** Used in variable names and error messages, e.g. 'distilbert.transformer.layer.0.attention.q_lin'. */
@@ -49,8 +54,8 @@ export class LoraLinear implements Linear {
     if (!Number.isInteger(opts.r) || opts.r < 1) {
       throw new Error(`${name}: LoRA rank r must be an integer ≥ 1, got ${opts.r}`);
     }
-    if (!(Number.isFinite(opts.loraAlpha) && opts.loraAlpha > 0)) {
-      throw new Error(`${name}: loraAlpha must be a positive number, got ${opts.loraAlpha}`);
+    if (typeof opts.loraAlpha !== 'number' || !Number.isFinite(opts.loraAlpha)) {
+      throw new Error(`${name}: loraAlpha must be a finite number, got ${opts.loraAlpha}`);
     }
     const dropout = opts.loraDropout ?? 0;
     if (!(dropout >= 0 && dropout < 1)) {
@@ -67,13 +72,19 @@ export class LoraLinear implements Linear {
     this.scaling = loraScaling(this.r, this.loraAlpha, this.useRslora);
 
     const seed = opts.seed ?? 0;
-    // kaiming_uniform_(a=√5): gain √(2/(1+5)), bound = gain·√(3/fan_in) = 1/√in.
-    const bound = 1 / Math.sqrt(this.inFeatures);
-    const a = tf.randomUniform([this.r, this.inFeatures], -bound, bound, 'float32', seed);
+    const init = opts.initLoraWeights ?? true;
+    // kaiming_uniform_(a=√5), nn.Linear's default: gain √(2/(1+5)), bound = gain·√(3/fan_in) = 1/√fan_in.
+    const a =
+      init === 'gaussian'
+        ? tf.randomNormal([this.r, this.inFeatures], 0, 1 / this.r, 'float32', seed)
+        : tf.randomUniform([this.r, this.inFeatures], -1 / Math.sqrt(this.inFeatures), 1 / Math.sqrt(this.inFeatures), 'float32', seed);
     // Variables keep tfjs' automatic unique names: two models with the same layer paths may coexist.
     this.loraA = tf.variable(a, true);
     a.dispose();
-    const b = tf.zeros([this.outFeatures, this.r]);
+    const b =
+      init === false
+        ? tf.randomUniform([this.outFeatures, this.r], -1 / Math.sqrt(this.r), 1 / Math.sqrt(this.r), 'float32', seed + 1)
+        : tf.zeros([this.outFeatures, this.r]);
     this.loraB = tf.variable(b, true);
     b.dispose();
     this.nextDropoutSeed = createRng(seed ^ 0x5bd1e995);
@@ -106,9 +117,9 @@ export class LoraLinear implements Linear {
     });
   }
 
-  /** A and B (when trainable); the base layer stays frozen. */
+  /** A and B (when trainable), and the base's bias when PEFT's bias 'all'/'lora_only' made it trainable; the base weight stays frozen. */
   trainableVariables(): tf.Variable[] {
-    return [this.loraA, this.loraB].filter((v) => v.trainable);
+    return [this.loraA, this.loraB, this.base.bias].filter((v): v is tf.Variable => v !== null && v.trainable);
   }
 
   setTrainable(trainable: boolean): void {

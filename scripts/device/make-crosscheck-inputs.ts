@@ -10,7 +10,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../lib/backends/select';
 import { loadPretrained } from '../../lib/models/distilbert/loading';
-import { getPeftModel } from '../../lib/peft/peft';
+import { getPeftModel } from '../../lib/peft/model';
 import { loadTokenizer } from '../../lib/tokenization/tokenizer';
 import { readSentimentCsv } from '../../lib/data/load';
 import { writeRandomCheckpoint } from '../make-random-checkpoint';

@@ -10,7 +10,7 @@ import { asset } from './assets';
 import { useBackend, BackendName } from '../../lib/backends/select';
 import { registerWasmTrainingKernels } from '../../lib/backends/wasm-kernels';
 import { loadPretrained } from '../../lib/models/distilbert/loading';
-import { getPeftModel } from '../../lib/peft/peft';
+import { getPeftModel } from '../../lib/peft/model';
 import { loadTokenizer } from '../../lib/tokenization/tokenizer';
 import { loadSentimentData, balancedSubset, trainTestSplit } from '../../lib/data/load';
 import { permutation } from '../../lib/util/random';

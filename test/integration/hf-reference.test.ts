@@ -12,7 +12,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../lib/backends/select';
 import { loadPretrained } from '../../lib/models/distilbert/loading';
-import { loadAdapter } from '../../lib/peft/peft';
+import { loadAdapter } from '../../lib/peft/model';
 import { loadTokenizer, Tokenizer } from '../../lib/tokenization/tokenizer';
 import { readSentimentCsv } from '../../lib/data/load';
 import { writeRandomCheckpoint } from '../../scripts/make-random-checkpoint';

@@ -196,7 +196,7 @@ describe('LoraLinear initialisation and options (PEFT defaults)', () => {
     const base = new DenseLinear(tf.zeros([2, 3]) as tf.Tensor2D, null);
     expect(() => new LoraLinear(base, { r: 0, loraAlpha: 8, name: 'q_lin' })).toThrow(/q_lin: LoRA rank r must be an integer ≥ 1, got 0/);
     expect(() => new LoraLinear(base, { r: 2.5, loraAlpha: 8 })).toThrow(/integer/);
-    expect(() => new LoraLinear(base, { r: 2, loraAlpha: -1 })).toThrow(/loraAlpha/);
+    expect(() => new LoraLinear(base, { r: 2, loraAlpha: NaN })).toThrow(/loraAlpha must be a finite number/);
     expect(() => new LoraLinear(base, { r: 2, loraAlpha: 8, loraDropout: 1 })).toThrow(/loraDropout/);
     base.dispose();
   });

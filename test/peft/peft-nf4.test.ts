@@ -7,7 +7,7 @@ import { useBackend, BackendName } from '../../lib/backends/select';
 import { DenseLinear } from '../../lib/models/linear';
 import { loadPretrained } from '../../lib/models/distilbert/loading';
 import { DistilBertForSequenceClassification } from '../../lib/models/distilbert/modeling';
-import { getPeftModel, PeftModel } from '../../lib/peft/peft';
+import { getPeftModel, PeftModel } from '../../lib/peft/model';
 
 const CHECKPOINT = path.join(__dirname, '..', 'fixtures', 'lora', 'tiny-distilbert');
 const INPUT_IDS = [[1, 7, 23, 5, 39, 2], [1, 12, 3, 2, 0, 0]];

@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { asset } from '../helpers/assets';
 import { loadPretrained } from '../../lib/models/distilbert/loading';
-import { getPeftModel } from '../../lib/peft/peft';
+import { getPeftModel } from '../../lib/peft/model';
 import { loadTokenizer } from '../../lib/tokenization/tokenizer';
 import { predict } from '../../lib/training/predict';
 import { writeRandomCheckpoint } from '../../scripts/make-random-checkpoint';

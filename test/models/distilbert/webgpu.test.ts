@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as path from 'path';
 import { useBackend } from '../../../lib/backends/select';
 import { loadPretrained } from '../../../lib/models/distilbert/loading';
-import { getPeftModel } from '../../../lib/peft/peft';
+import { getPeftModel } from '../../../lib/peft/model';
 import { useWebGPUForTests } from '../../helpers/webgpu';
 
 const CKPT = path.join(__dirname, '..', '..', 'fixtures', 'distilbert', 'tiny');
