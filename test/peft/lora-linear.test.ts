@@ -192,6 +192,36 @@ describe('LoraLinear initialisation and options (PEFT defaults)', () => {
     x.dispose();
   });
 
+  it("init_lora_weights as PEFT: true (A kaiming-uniform, B 0), 'gaussian' (A ~ N(0, 1/r), B 0), false (B ~ U(±1/√r) too)", () => {
+    // Bounds and moments from the PEFT/torch definitions: kaiming_uniform_(a=√5) on fan_in f is U(−1/√f, 1/√f),
+    // whose standard deviation is 1/√(3f); normal_(std=1/r). 4096 draws pin a standard deviation to ±5%.
+    const base = new DenseLinear(tf.zeros([64, 512]) as tf.Tensor2D, null);
+    const std = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0) / v.length);
+    const maxAbs = (v: Float32Array) => v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    const plain = new LoraLinear(base, { r: 8, loraAlpha: 8, seed: 1 });
+    const a = plain.loraA.dataSync() as Float32Array;
+    expect(maxAbs(a)).toBeLessThanOrEqual(1 / Math.sqrt(512));
+    expect(std(a) / (1 / Math.sqrt(3 * 512))).toBeCloseTo(1, 1);
+    expect(maxAbs(plain.loraB.dataSync() as Float32Array)).toBe(0);
+    const gauss = new LoraLinear(base, { r: 8, loraAlpha: 8, seed: 1, initLoraWeights: 'gaussian' });
+    expect(std(gauss.loraA.dataSync() as Float32Array) / (1 / 8)).toBeCloseTo(1, 1);
+    expect(maxAbs(gauss.loraB.dataSync() as Float32Array)).toBe(0);
+    const random = new LoraLinear(base, { r: 8, loraAlpha: 8, seed: 1, initLoraWeights: false });
+    const b = random.loraB.dataSync() as Float32Array;
+    expect(maxAbs(b)).toBeLessThanOrEqual(1 / Math.sqrt(8));
+    expect(maxAbs(b)).toBeGreaterThan(0.9 / Math.sqrt(8));
+    // Not a no-op: the output differs from the base's.
+    const x = tf.ones([1, 512]) as tf.Tensor2D;
+    const y = random.apply(x, false);
+    expect(maxAbs(y.dataSync() as Float32Array)).toBeGreaterThan(0);
+    tf.dispose([x, y]);
+    [plain, gauss, random].forEach((l) => {
+      l.loraA.dispose();
+      l.loraB.dispose();
+    });
+    base.dispose();
+  });
+
   it('rejects a bad rank, alpha or dropout with a message naming the layer', () => {
     const base = new DenseLinear(tf.zeros([2, 3]) as tf.Tensor2D, null);
     expect(() => new LoraLinear(base, { r: 0, loraAlpha: 8, name: 'q_lin' })).toThrow(/q_lin: LoRA rank r must be an integer ≥ 1, got 0/);

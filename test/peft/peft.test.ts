@@ -363,3 +363,64 @@ describe('saveAdapter / loadAdapter (cpu)', () => {
     model.dispose();
   });
 });
+
+describe("getPeftModel with PEFT's other LoraConfig fields (cpu)", () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  it("bias 'all' trains every bias; the count is PEFT's; saved under PEFT's keys and reloaded exactly", async () => {
+    const peft = getPeftModel(await loadTiny(), { targetModules: ['q_lin'], bias: 'all', seed: 1 });
+    // Hand count (dim 8, hidden 16, 3 labels, r 8): A/B 2 layers × (8·8 + 8·8) = 256; head 8·8+8 + 3·8+3 = 99;
+    // biases outside the head: per layer q/k/v/out 4·8 + lin1 16 + lin2 8 = 56, × 2 = 112; 5 LayerNorms × 8 = 40.
+    expect(peft.parameterCounts().trainable).toBe(256 + 99 + 112 + 40);
+    // Gradients reach every bias, the 4-bit-capable LayerNorm and linear biases included.
+    const vars = peft.trainableVariables();
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(peft.logits(ref.input_ids, ref.attention_mask))) as tf.Scalar, vars);
+    const lnBias = peft.model.params.get('distilbert.embeddings.LayerNorm.bias')!;
+    expect(grads[lnBias.name]).toBeDefined();
+    expect(tf.norm(grads[lnBias.name]).arraySync()).toBeGreaterThan(0);
+    tf.dispose([value, ...Object.values(grads)]);
+    lnBias.assign(tf.fill([8], 0.5)); // "trained"
+    const dir = tmpDir();
+    peft.saveAdapter(dir);
+    const keys = Object.keys(readHeader(path.join(dir, 'adapter_model.safetensors')));
+    expect(keys).toContain('base_model.model.distilbert.transformer.layer.0.attention.q_lin.base_layer.bias');
+    expect(keys).toContain('base_model.model.distilbert.transformer.layer.0.attention.k_lin.bias');
+    expect(keys).toContain('base_model.model.distilbert.embeddings.LayerNorm.bias');
+    expect(keys).not.toContain('base_model.model.distilbert.transformer.layer.0.attention.q_lin.bias');
+    const want = peft.logits(ref.input_ids, ref.attention_mask);
+    const loaded = await loadAdapter(await loadTiny(), dir, { warn: () => {} });
+    const got = loaded.logits(ref.input_ids, ref.attention_mask);
+    expect(got.arraySync()).toEqual(want.arraySync());
+    tf.dispose([want, got]);
+    [peft, loaded].forEach((p) => p.dispose());
+  });
+
+  it('writes the pattern fields to adapter_config.json as PEFT does, and reads them back', async () => {
+    const config: LoraConfig = {
+      targetModules: '.*\\.(q_lin|lin2)',
+      rankPattern: { lin2: 2 },
+      alphaPattern: { q_lin: 4 },
+      excludeModules: ['layer.1.ffn.lin2'],
+      initLoraWeights: 'gaussian',
+      bias: 'lora_only',
+    };
+    const peft = getPeftModel(await loadTiny(), config);
+    expect([...peft.loraLayers()].map(([p, l]) => [p.replace('distilbert.transformer.', ''), l.r, l.scaling])).toEqual([
+      ['layer.0.attention.q_lin', 8, 4 / 8],
+      ['layer.0.ffn.lin2', 2, 8 / 2],
+      ['layer.1.attention.q_lin', 8, 4 / 8],
+    ]);
+    const dir = tmpDir();
+    peft.saveAdapter(dir);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
+    expect(json).toMatchObject({
+      target_modules: '.*\\.(q_lin|lin2)', rank_pattern: { lin2: 2 }, alpha_pattern: { q_lin: 4 },
+      exclude_modules: ['layer.1.ffn.lin2'], init_lora_weights: 'gaussian', bias: 'lora_only', layers_to_transform: null,
+    });
+    const loaded = await loadAdapter(await loadTiny(), dir);
+    expect([...loaded.loraLayers().values()].map((l) => [l.r, l.scaling])).toEqual([[8, 0.5], [2, 4], [8, 0.5]]);
+    [peft, loaded].forEach((p) => p.dispose());
+  });
+});
