@@ -10,6 +10,7 @@ import { loadPretrained } from '../../lib/models/distilbert/loading';
 import { DistilBertForSequenceClassification } from '../../lib/models/distilbert/modeling';
 import { LoraLinear } from '../../lib/peft/lora-linear';
 import { loadAdapter, PeftModel } from '../../lib/peft/model';
+import { writeSafetensors } from '../../lib/io/safetensors';
 import { tempDir, cleanupTempDirs } from '../helpers/checkpoint';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'lora');
@@ -237,7 +238,6 @@ describe('adapter configs refused, naming the file and the field', () => {
   it('a 4-bit base weight the file would overwrite', async () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({ ...peftConfig, target_modules: ['q_lin'] }));
-    const { writeSafetensors } = await import('../../lib/io/safetensors');
     writeSafetensors(path.join(dir, 'adapter_model.safetensors'), {
       'base_model.model.distilbert.transformer.layer.0.attention.k_lin.weight': { dtype: 'F32', shape: [8, 8], data: new Float32Array(64) },
     });
