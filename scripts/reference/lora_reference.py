@@ -165,22 +165,15 @@ def layer_norm(x, w, b):
     return torch.nn.functional.layer_norm(x, (x.shape[-1],), w, b, eps=1e-12)
 
 
-def forward(base, t, input_ids, attention_mask):
-    """DistilBertForSequenceClassification.forward in eval mode (dropout off), LoRA on every linear.
+def encode(w, lin, input_ids, attention_mask):
+    """DistilBERT's encoder in eval mode (dropout off): the [CLS] hidden state [B, dim].
 
-    `t` holds the trainable tensors (lora_A/B of every linear, the head)."""
+    `w` holds the embedding and LayerNorm weights; `lin(path, x)` computes each linear layer."""
     d, H = CONFIG['dim'], CONFIG['n_heads']
     dh = d // H
-    scaling = ALPHA / R
-
-    def lin(p, x):
-        y = torch.nn.functional.linear(x, base[p + '.weight'], base[p + '.bias'])
-        # PEFT lora.Linear: + lora_B(lora_A(dropout(x))) * scaling
-        return y + torch.nn.functional.linear(torch.nn.functional.linear(x, t[p + '.lora_A.weight']), t[p + '.lora_B.weight']) * scaling
-
     B, T = input_ids.shape
-    x = base['distilbert.embeddings.word_embeddings.weight'][input_ids] + base['distilbert.embeddings.position_embeddings.weight'][:T]
-    x = layer_norm(x, base['distilbert.embeddings.LayerNorm.weight'], base['distilbert.embeddings.LayerNorm.bias'])
+    x = w['distilbert.embeddings.word_embeddings.weight'][input_ids] + w['distilbert.embeddings.position_embeddings.weight'][:T]
+    x = layer_norm(x, w['distilbert.embeddings.LayerNorm.weight'], w['distilbert.embeddings.LayerNorm.bias'])
     masked = (attention_mask == 0).view(B, 1, 1, T)
     for i in range(CONFIG['n_layers']):
         p = f'distilbert.transformer.layer.{i}'
@@ -189,10 +182,24 @@ def forward(base, t, input_ids, attention_mask):
         v = lin(p + '.attention.v_lin', x).view(B, T, H, dh).transpose(1, 2)
         scores = (q @ k.transpose(2, 3)).masked_fill(masked, torch.finfo(q.dtype).min)
         ctx = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(B, T, d)
-        sa = layer_norm(lin(p + '.attention.out_lin', ctx) + x, base[p + '.sa_layer_norm.weight'], base[p + '.sa_layer_norm.bias'])
+        sa = layer_norm(lin(p + '.attention.out_lin', ctx) + x, w[p + '.sa_layer_norm.weight'], w[p + '.sa_layer_norm.bias'])
         hidden = torch.nn.functional.gelu(lin(p + '.ffn.lin1', sa))  # exact erf GELU
-        x = layer_norm(lin(p + '.ffn.lin2', hidden) + sa, base[p + '.output_layer_norm.weight'], base[p + '.output_layer_norm.bias'])
-    cls = x[:, 0]
+        x = layer_norm(lin(p + '.ffn.lin2', hidden) + sa, w[p + '.output_layer_norm.weight'], w[p + '.output_layer_norm.bias'])
+    return x[:, 0]
+
+
+def forward(base, t, input_ids, attention_mask):
+    """DistilBertForSequenceClassification.forward in eval mode (dropout off), LoRA on every linear.
+
+    `t` holds the trainable tensors (lora_A/B of every linear, the head)."""
+    scaling = ALPHA / R
+
+    def lin(p, x):
+        y = torch.nn.functional.linear(x, base[p + '.weight'], base[p + '.bias'])
+        # PEFT lora.Linear: + lora_B(lora_A(dropout(x))) * scaling
+        return y + torch.nn.functional.linear(torch.nn.functional.linear(x, t[p + '.lora_A.weight']), t[p + '.lora_B.weight']) * scaling
+
+    cls = encode(base, lin, input_ids, attention_mask)
     h = torch.relu(torch.nn.functional.linear(cls, t['pre_classifier.weight'], t['pre_classifier.bias']))
     return torch.nn.functional.linear(h, t['classifier.weight'], t['classifier.bias'])
 

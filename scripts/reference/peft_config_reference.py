@@ -30,16 +30,9 @@ OUT = os.path.join(ref.OUT, 'peft-variants')
 P = 'base_model.model.'
 
 
-def layer_norm(x, w, b):
-    return torch.nn.functional.layer_norm(x, (x.shape[-1],), w, b, eps=1e-12)
-
-
 def forward(w, lora, input_ids, attention_mask):
     """DistilBertForSequenceClassification in eval mode; `w` every base weight (head included),
     `lora` path -> (A, B, scaling) for the adapted linears only."""
-    d, H = ref.CONFIG['dim'], ref.CONFIG['n_heads']
-    dh = d // H
-
     def lin(p, x):
         y = torch.nn.functional.linear(x, w[p + '.weight'], w[p + '.bias'])
         if p in lora:
@@ -47,21 +40,7 @@ def forward(w, lora, input_ids, attention_mask):
             y = y + torch.nn.functional.linear(torch.nn.functional.linear(x, a), b) * s
         return y
 
-    B, T = input_ids.shape
-    x = w['distilbert.embeddings.word_embeddings.weight'][input_ids] + w['distilbert.embeddings.position_embeddings.weight'][:T]
-    x = layer_norm(x, w['distilbert.embeddings.LayerNorm.weight'], w['distilbert.embeddings.LayerNorm.bias'])
-    masked = (attention_mask == 0).view(B, 1, 1, T)
-    for i in range(ref.CONFIG['n_layers']):
-        p = f'distilbert.transformer.layer.{i}'
-        q = lin(p + '.attention.q_lin', x).view(B, T, H, dh).transpose(1, 2) / np.sqrt(dh)
-        k = lin(p + '.attention.k_lin', x).view(B, T, H, dh).transpose(1, 2)
-        v = lin(p + '.attention.v_lin', x).view(B, T, H, dh).transpose(1, 2)
-        scores = (q @ k.transpose(2, 3)).masked_fill(masked, torch.finfo(q.dtype).min)
-        ctx = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(B, T, d)
-        sa = layer_norm(lin(p + '.attention.out_lin', ctx) + x, w[p + '.sa_layer_norm.weight'], w[p + '.sa_layer_norm.bias'])
-        hidden = torch.nn.functional.gelu(lin(p + '.ffn.lin1', sa))
-        x = layer_norm(lin(p + '.ffn.lin2', hidden) + sa, w[p + '.output_layer_norm.weight'], w[p + '.output_layer_norm.bias'])
-    h = torch.relu(lin('pre_classifier', x[:, 0]))
+    h = torch.relu(lin('pre_classifier', ref.encode(w, lin, input_ids, attention_mask)))
     return lin('classifier', h)
 
 

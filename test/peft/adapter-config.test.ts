@@ -12,6 +12,7 @@ import { LoraLinear } from '../../lib/peft/lora-linear';
 import { loadAdapter, PeftModel } from '../../lib/peft/model';
 import { writeSafetensors } from '../../lib/io/safetensors';
 import { tempDir, cleanupTempDirs } from '../helpers/checkpoint';
+import { maxRelErr } from '../helpers/compare';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'lora');
 const VARIANTS = path.join(FIXTURES, 'peft-variants');
@@ -27,14 +28,6 @@ beforeAll(async () => {
 afterAll(cleanupTempDirs);
 
 const base = () => loadPretrained(BASE, { log: () => {} });
-
-function maxRelErr(actual: number[][], want: number[][]): number {
-  const a = actual.flat();
-  const e = want.flat();
-  expect(a.length).toBe(e.length);
-  const scale = Math.max(...e.map(Math.abs));
-  return Math.max(...a.map((v, i) => Math.abs(v - e[i]) / scale));
-}
 
 function logitsOf(m: PeftModel | DistilBertForSequenceClassification): number[][] {
   const t = m.logits(batch.input_ids, batch.attention_mask);

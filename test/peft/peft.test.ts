@@ -12,6 +12,7 @@ import { loadPretrained } from '../../lib/models/distilbert/loading';
 import { DistilBertForSequenceClassification, linearShapes, parameterShapes } from '../../lib/models/distilbert/modeling';
 import { readDistilBertConfig } from '../../lib/models/distilbert/config';
 import { asset } from '../helpers/assets';
+import { maxRelErr } from '../helpers/compare';
 import { getPeftModel, loadAdapter, PeftModel, formatTrainableParameters } from '../../lib/peft/model';
 import { LoraConfig } from '../../lib/peft/config';
 
@@ -40,14 +41,6 @@ const ALL_SIX = ['q_lin', 'k_lin', 'v_lin', 'out_lin', 'lin1', 'lin2'];
 
 function loadTiny(): Promise<DistilBertForSequenceClassification> {
   return loadPretrained(CHECKPOINT, { numLabels: ref.num_labels, log: () => {} });
-}
-
-function maxRelErr(actual: number[][], expected: number[][]): number {
-  const a = actual.flat();
-  const e = expected.flat();
-  expect(a.length).toBe(e.length);
-  const scale = Math.max(...e.map(Math.abs));
-  return Math.max(...a.map((v, i) => Math.abs(v - e[i]) / scale));
 }
 
 /** The safetensors header, parsed by hand (independent of lib/safetensors.ts). */
