@@ -48,8 +48,11 @@ export function parseStrictJson(text: string): JsonValue {
       }
       if (c < ' ') fail('unescaped control character in a string');
       if (c !== '\\') {
-        out += c;
-        i++;
+        // Copy the run of plain characters at once: headers of large models hold thousands of names.
+        let j = i + 1;
+        while (j < text.length && text[j] !== '"' && text[j] !== '\\' && text[j] >= ' ') j++;
+        out += text.slice(i, j);
+        i = j;
         continue;
       }
       const e = text[i + 1];
