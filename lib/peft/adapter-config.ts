@@ -92,7 +92,8 @@ export function parseAdapterConfig(raw: Record<string, unknown>, file: string, w
   }
   for (const [field, why] of NOT_IMPLEMENTED) if (!isEmpty(json[field])) throw bad(field, `not implemented by this loader: ${why}`);
 
-  const init = json.init_lora_weights ?? true;
+  // PEFT compares 'gaussian' case-insensitively (init_lora_weights.lower() == "gaussian").
+  const init = typeof json.init_lora_weights === 'string' && json.init_lora_weights.toLowerCase() === 'gaussian' ? 'gaussian' : json.init_lora_weights ?? true;
   if (rewritesBase(init)) {
     throw bad(
       'init_lora_weights',

@@ -13,7 +13,7 @@ export interface LoraConfig {
   r?: number;
   /** Scaling numerator: scaling = loraAlpha / r (or / √r with rsLoRA). Default 8. */
   loraAlpha?: number;
-  /** Dropout on the LoRA branch's input during training, in [0, 1). Default 0. */
+  /** Dropout on the LoRA branch's input during training, in [0, 1]. Default 0. */
   loraDropout?: number;
   /**
    * Linear layers to adapt. A list matches module paths exactly or as a dotted suffix: ['q_lin', 'v_lin'],
@@ -102,7 +102,8 @@ export function resolveLoraConfig(config: LoraConfig, where = 'LoraConfig'): Res
   const loraDropout = config.loraDropout ?? 0;
   if (!Number.isInteger(r) || r < 1) throw new Error(`${where}: r must be an integer ≥ 1, got ${r}`);
   if (typeof loraAlpha !== 'number' || !Number.isFinite(loraAlpha)) throw new Error(`${where}: loraAlpha must be a finite number, got ${loraAlpha}`);
-  if (!(loraDropout >= 0 && loraDropout < 1)) throw new Error(`${where}: loraDropout must be in [0, 1), got ${loraDropout}`);
+  // torch.nn.Dropout accepts p = 1 (everything dropped), and so does PEFT.
+  if (!(loraDropout >= 0 && loraDropout <= 1)) throw new Error(`${where}: loraDropout must be in [0, 1], got ${loraDropout}`);
 
   const targets = config.targetModules;
   if (typeof targets === 'string') {

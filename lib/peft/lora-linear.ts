@@ -14,7 +14,7 @@ import { createRng } from '../util/random';
 export interface LoraLinearOptions {
   r: number;
   loraAlpha: number;
-  /** Dropout probability on the LoRA branch's input (training only). Default 0. */
+  /** Dropout probability on the LoRA branch's input (training only), in [0, 1]. Default 0. */
   loraDropout?: number;
   /** rsLoRA: scaling alpha/√r instead of alpha/r. Default false. */
   useRslora?: boolean;
@@ -58,8 +58,8 @@ export class LoraLinear implements Linear {
       throw new Error(`${name}: loraAlpha must be a finite number, got ${opts.loraAlpha}`);
     }
     const dropout = opts.loraDropout ?? 0;
-    if (!(dropout >= 0 && dropout < 1)) {
-      throw new Error(`${name}: loraDropout must be in [0, 1), got ${dropout}`);
+    if (!(dropout >= 0 && dropout <= 1)) {
+      throw new Error(`${name}: loraDropout must be in [0, 1], got ${dropout}`);
     }
     this.base = base;
     this.name = name;
@@ -101,7 +101,8 @@ export class LoraLinear implements Linear {
     const dropoutSeed = seed ?? drawn;
     return tf.tidy(() => {
       const y = this.base.apply(x, training); // [N, out]
-      const xIn = training && this.loraDropout > 0 ? (dropout(x, this.loraDropout, dropoutSeed) as tf.Tensor2D) : x;
+      // torch's Dropout(p=1) zeroes everything (no 1/(1−p) scaling to divide by zero).
+      const xIn = !training || this.loraDropout === 0 ? x : this.loraDropout === 1 ? tf.zerosLike(x) : (dropout(x, this.loraDropout, dropoutSeed) as tf.Tensor2D);
       // Explicit transposes of the small adapter matrices: matMul's transpose flags are slow on wasm.
       const down = tf.matMul(xIn, tf.transpose(this.loraA)); // [N, r]
       const up = tf.matMul(tf.mul(down, this.scaling), tf.transpose(this.loraB)); // [N, out]

@@ -69,7 +69,8 @@ function isInside(name: string, module: string): boolean {
 function inSelectedLayer(modulePath: string, config: ResolvedLoraConfig): boolean {
   const wanted = config.layersToTransform;
   if (wanted === null || (Array.isArray(wanted) && wanted.length === 0)) return true;
-  const patterns = config.layersPattern === null ? [] : typeof config.layersPattern === 'string' ? [config.layersPattern] : config.layersPattern;
+  // An empty layers_pattern ('' or []) means any layer list, as in PEFT.
+  const patterns = (config.layersPattern === null ? [] : typeof config.layersPattern === 'string' ? [config.layersPattern] : config.layersPattern).filter((p) => p !== '');
   let m: RegExpExecArray | null = null;
   if (patterns.length === 0) m = /^.*?\.[^.]*\.(\d+)\./.exec(modulePath);
   else for (const p of patterns) if ((m = new RegExp(`^.*?\\.${p}\\.(\\d+)\\.`).exec(modulePath))) break;

@@ -147,6 +147,8 @@ describe('adapters PEFT loads, with its behaviour and warnings', () => {
       { use_qalora: true, qalora_group_size: 32 },
       { ensure_weight_tying: true, exclude_modules: [], target_parameters: [], rank_pattern: null, alpha_pattern: null },
       { task_type: 'TOKEN_CLS' },
+      { init_lora_weights: 'Gaussian', lora_dropout: 1 },
+      { layers_to_transform: [], layers_pattern: '' },
       // Keys older releases wrote and newer ones dropped, and a config with only the required keys.
       { enable_lora: null, merge_weights: false, peft_version: undefined, auto_mapping: undefined },
     ];
@@ -159,6 +161,21 @@ describe('adapters PEFT loads, with its behaviour and warnings', () => {
       else expect(warnings).toEqual([]);
       peft.dispose();
     }
+  });
+
+  it('modules_to_save names that match nothing are ignored (PEFT) with a warning; the matching ones still load', async () => {
+    const warnings: string[] = [];
+    const model = await loadPretrained(path.join(FIXTURES, 'tiny-distilbert'), { numLabels: 3, log: () => {} });
+    const peft = await loadAdapter(model, withConfig({ modules_to_save: ['classifier', 'score', 'lm_head'] }), { warn: (m) => warnings.push(m) });
+    expect(warnings).toEqual([expect.stringMatching(/adapter_config\.json: modules_to_save \["lm_head"\] match no module of the model; ignored/)]);
+    expect(maxRelErr(logitsOf(peft), batch.logits)).toBeLessThan(1e-5);
+    peft.dispose();
+  });
+
+  it('layers_to_transform as a single index, with the default layer pattern (first numbered path part)', async () => {
+    const { peft } = await load(withConfig({ target_modules: ['q_lin'], layers_to_transform: 0, modules_to_save: null }, path.join(VARIANTS, 'no-head', 'adapter_model.safetensors')));
+    expect([...peft.loraLayers().keys()]).toEqual(['distilbert.transformer.layer.0.attention.q_lin']);
+    peft.dispose();
   });
 
   it('LoraConfig.__post_init__\'s warnings for init configs given for another initialisation', async () => {

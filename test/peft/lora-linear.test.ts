@@ -222,12 +222,29 @@ describe('LoraLinear initialisation and options (PEFT defaults)', () => {
     base.dispose();
   });
 
+  it('loraDropout 1 (torch accepts it) drops the whole LoRA branch in training, none of it in eval', () => {
+    const w = tf.tensor2d([[1, 2], [3, 4]]);
+    const base = new DenseLinear(w, null);
+    const lora = new LoraLinear(base, { r: 1, loraAlpha: 1, loraDropout: 1 });
+    lora.loraB.assign(tf.ones([2, 1]));
+    const x = tf.tensor2d([[1, 1]]);
+    // Training: y = x·Wᵀ = [3, 7] exactly. Eval: + (x·Aᵀ)·Bᵀ, which is non-zero for this A.
+    const yTrain = lora.apply(x, true);
+    expect([...yTrain.dataSync()]).toEqual([3, 7]);
+    const yEval = lora.apply(x, false);
+    const a = lora.loraA.dataSync();
+    expect(yEval.dataSync()[0]).toBeCloseTo(3 + a[0] + a[1], 5);
+    tf.dispose([w, x, yTrain, yEval]);
+    lora.dispose();
+  });
+
   it('rejects a bad rank, alpha or dropout with a message naming the layer', () => {
     const base = new DenseLinear(tf.zeros([2, 3]) as tf.Tensor2D, null);
     expect(() => new LoraLinear(base, { r: 0, loraAlpha: 8, name: 'q_lin' })).toThrow(/q_lin: LoRA rank r must be an integer ≥ 1, got 0/);
     expect(() => new LoraLinear(base, { r: 2.5, loraAlpha: 8 })).toThrow(/integer/);
     expect(() => new LoraLinear(base, { r: 2, loraAlpha: NaN })).toThrow(/loraAlpha must be a finite number/);
-    expect(() => new LoraLinear(base, { r: 2, loraAlpha: 8, loraDropout: 1 })).toThrow(/loraDropout/);
+    expect(() => new LoraLinear(base, { r: 2, loraAlpha: 8, loraDropout: 1.5 })).toThrow(/loraDropout must be in \[0, 1\], got 1.5/);
+    expect(() => new LoraLinear(base, { r: 2, loraAlpha: 8, loraDropout: -0.1 })).toThrow(/loraDropout/);
     base.dispose();
   });
 });
