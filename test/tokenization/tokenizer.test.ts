@@ -13,7 +13,9 @@ import * as path from 'path';
 import Papa from 'papaparse';
 import { asset } from '../helpers/assets';
 import { repoCacheFolder } from '../../lib/hub/hub';
-import { buildBertTokenizerJson, loadTokenizer, Tokenizer, TokenizedDataset } from '../../lib/tokenization/tokenizer';
+import { loadTokenizer, Tokenizer } from '../../lib/tokenization/tokenizer';
+import { TokenizedDataset } from '../../lib/tokenization/dataset-cache';
+import { buildBertTokenizerJson } from '../../lib/tokenization/vocab-conversion';
 
 interface ReferenceCase {
   name: string;
