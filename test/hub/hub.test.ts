@@ -1,4 +1,4 @@
-// lib/hub.ts against a real HTTP server on 127.0.0.1 that behaves like the Hub (helpers/fake-hub).
+// lib/hub (download, snapshot, resolveRepoFolder) against a real HTTP server on 127.0.0.1 that behaves like the Hub (helpers/fake-hub).
 // Expected bytes and sha256 values come from the served buffers through node:crypto, never from
 // the code under test.
 import * as crypto from 'crypto';

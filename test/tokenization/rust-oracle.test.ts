@@ -5,6 +5,9 @@
 //    words (' {c} '), in long texts of CHUNK code points; a mismatching text is halved until the
 //    code points at fault are found, and they are named in the failure;
 //    the sweep also runs through the tokenizer built from vocab.txt alone;
+//  - 20,000 random texts mixing what interacts across characters: combining marks after letters,
+//    'Σ' at word ends, special tokens written inside words, CJK, Hangul, whitespace, punctuation,
+//    lone surrogates;
 //  - every lone surrogate (only JS strings hold them; the Rust binding receives U+FFFD);
 //  - the examples of issue 10 §1, with the Rust ids from the issue.
 // Identical ids are required, [CLS] and [SEP] included, no truncation.
@@ -14,6 +17,7 @@ import * as path from 'path';
 import Papa from 'papaparse';
 import { Tokenizer as RustTokenizer } from 'tokenizers';
 import { asset } from '../helpers/assets';
+import { createRng, randomInt } from '../../lib/util/random';
 import { loadTokenizer, Tokenizer } from '../../lib/tokenization/tokenizer';
 
 const MODEL_DIR = asset('distilbert-base-uncased');
@@ -106,6 +110,42 @@ test('every code point U+0000–U+10FFFF, inside a word and between words, gets 
   expect(fromVocab.builtFrom).toBe('vocab.txt');
   expect(texts.filter((text, i) => !same(fromVocab.encode(text).ids, expected[i])).length).toBe(0);
   expect(chunks.reduce((n, chunk) => n + chunk.length, 0)).toBe(0x110000 - 0x800);
+});
+
+test('20,000 random texts of interacting characters get the Rust ids', async () => {
+  const rng = createRng(10);
+  const pick = (items: string | string[]) => {
+    const list = typeof items === 'string' ? [...items] : items;
+    return list[randomInt(rng, list.length)];
+  };
+  const inRange = (first: number, count: number) => String.fromCodePoint(first + randomInt(rng, count));
+  const pieces: (() => string)[] = [
+    () => inRange(0x300, 0x70), // combining diacritics, reordered by NFD
+    () => inRange(0x1d165, 0x10), // musical stems: combining class, but Mc, so strip_accents keeps them
+    () => inRange(0x591, 0x40), // Hebrew points
+    () => inRange(0x900, 0x80), // Devanagari, with its marks
+    () => pick('\u03a3\u03c3\u03c2\u039f\u0394\u0391'), // final sigma
+    () => pick('aeiouAEIOUéÉñÑİıßẞ'),
+    () => inRange(0x1e00, 0x200), // precomposed Latin and Greek
+    () => pick(' \t\n\u00a0\u2028\u3000'),
+    () => pick('.,!?-[]()"\'#'),
+    () => pick(['[CLS]', '[SEP]', '[MASK]', '[UNK]', '[PAD]', '[cls]', '##', '<br />']),
+    () => inRange(0x4e00, 100), // CJK
+    () => inRange(0xf900, 100), // CJK compatibility ideographs: NFD maps them to unified ones
+    () => inRange(0xac00, 1000), // Hangul syllables: NFD splits them into jamo
+    () => inRange(0x1f600, 80), // emoji
+    () => String.fromCodePoint(randomInt(rng, 0xd800)), // anything in the BMP below the surrogates
+    () => String.fromCodePoint(0xe000 + randomInt(rng, 0x110000 - 0xe000)), // or above them
+    () => String.fromCharCode(0xd800 + randomInt(rng, 0x800)), // a lone surrogate
+  ];
+  const texts = Array.from({ length: 20_000 }, () => {
+    let text = '';
+    for (let n = 1 + randomInt(rng, 30); n > 0; n--) text += pieces[randomInt(rng, pieces.length)]();
+    return text;
+  });
+  const expected = await rustIds(texts);
+  const wrong = texts.filter((text, i) => !same(ours.encode(text).ids, expected[i]));
+  expect(wrong.map((text) => JSON.stringify(text))).toEqual([]);
 });
 
 test('lone surrogates are dropped, as U+FFFD is (what the Rust binding receives for them)', async () => {
