@@ -37,10 +37,10 @@ beforeAll(async () => {
   rust = RustTokenizer.fromFile(path.join(MODEL_DIR, 'tokenizer.json'));
 });
 
-async function rustIds(texts: string[]): Promise<number[][]> {
+async function rustIds(texts: string[], oracle: RustTokenizer = rust): Promise<number[][]> {
   const out: number[][] = [];
   for (let i = 0; i < texts.length; i += RUST_BATCH) {
-    for (const encoding of await rust.encodeBatch(texts.slice(i, i + RUST_BATCH))) out.push(encoding.getIds());
+    for (const encoding of await oracle.encodeBatch(texts.slice(i, i + RUST_BATCH))) out.push(encoding.getIds());
   }
   return out;
 }
@@ -112,8 +112,9 @@ test('every code point U+0000–U+10FFFF, inside a word and between words, gets 
   expect(chunks.reduce((n, chunk) => n + chunk.length, 0)).toBe(0x110000 - 0x800);
 });
 
-test('20,000 random texts of interacting characters get the Rust ids', async () => {
-  const rng = createRng(10);
+/** `count` short random texts made of pieces that interact across characters. */
+function randomTexts(seed: number, count: number): string[] {
+  const rng = createRng(seed);
   const pick = (items: string | string[]) => {
     const list = typeof items === 'string' ? [...items] : items;
     return list[randomInt(rng, list.length)];
@@ -138,13 +139,34 @@ test('20,000 random texts of interacting characters get the Rust ids', async () 
     () => String.fromCodePoint(0xe000 + randomInt(rng, 0x110000 - 0xe000)), // or above them
     () => String.fromCharCode(0xd800 + randomInt(rng, 0x800)), // a lone surrogate
   ];
-  const texts = Array.from({ length: 20_000 }, () => {
+  return Array.from({ length: count }, () => {
     let text = '';
     for (let n = 1 + randomInt(rng, 30); n > 0; n--) text += pieces[randomInt(rng, pieces.length)]();
     return text;
   });
+}
+
+test('20,000 random texts of interacting characters get the Rust ids', async () => {
+  const texts = randomTexts(10, 20_000);
   const expected = await rustIds(texts);
   const wrong = texts.filter((text, i) => !same(ours.encode(text).ids, expected[i]));
+  expect(wrong.map((text) => JSON.stringify(text))).toEqual([]);
+});
+
+// The same texts through other BertNormalizer settings (cased models keep case and accents; the
+// rest are off somewhere on the Hub): each option's table is used on its own.
+test.each([
+  { lowercase: false, strip_accents: false },
+  { lowercase: false, strip_accents: true },
+  { lowercase: true, strip_accents: false },
+  { clean_text: false, handle_chinese_chars: false },
+])('BertNormalizer %j: 5,000 random texts get the Rust ids', async (settings) => {
+  const json = JSON.parse(fs.readFileSync(path.join(MODEL_DIR, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+  json.normalizer = { ...(json.normalizer as object), ...settings };
+  const variant = new Tokenizer(json, {}, { fingerprint: 'test', folder: MODEL_DIR, builtFrom: 'tokenizer.json' });
+  const texts = randomTexts(11, 5_000);
+  const expected = await rustIds(texts, RustTokenizer.fromString(JSON.stringify(json)));
+  const wrong = texts.filter((text, i) => !same(variant.encode(text).ids, expected[i]));
   expect(wrong.map((text) => JSON.stringify(text))).toEqual([]);
 });
 
