@@ -82,10 +82,12 @@ export function bertNormalizer(config: BertNormalizerConfig): (text: string) => 
   const lowercase = config.lowercase ?? true;
   const stripAccents = config.strip_accents ?? lowercase;
 
-  // One code point → its output. A character's output never depends on its neighbours: clean_text,
-  // the CJK spacing and lowercasing are per character in Rust too, and NFD only reorders runs of
-  // combining marks, which strip_accents drops (except a few musical-symbol stems with a combining
-  // class and category Mc, which no text here combines).
+  // One code point → its output. clean_text, the CJK spacing and lowercasing are per character in
+  // Rust too. NFD also sorts each run of combining marks by combining class; strip_accents drops the
+  // Mn among them, and the only survivors with a class are 25 Mc (viramas, Hangul tone marks, musical
+  // stems; U+1D165…). Two of those in a row in the other order than NFD's is the one case where our
+  // text differs from Rust's, and it cannot change ids: BERT vocabularies have none of the 25, so
+  // the word is [UNK] either way.
   const memo = new Map<number, string>();
   const mapCodePoint = (c: number): string => {
     if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // a lone surrogate, as the Rust binding sees it
