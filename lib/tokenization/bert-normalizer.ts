@@ -86,8 +86,8 @@ export function bertNormalizer(config: BertNormalizerConfig): (text: string) => 
   // Rust too. NFD also sorts each run of combining marks by combining class; strip_accents drops the
   // Mn among them, and the only survivors with a class are 25 Mc (viramas, Hangul tone marks, musical
   // stems; U+1D165…). Two of those in a row in the other order than NFD's is the one case where our
-  // text differs from Rust's, and it cannot change ids: BERT vocabularies have none of the 25, so
-  // the word is [UNK] either way.
+  // text differs from Rust's. It cannot change ids for distilbert-base-uncased: its vocab.txt has
+  // none of the 25, so such a word is [UNK] either way.
   const memo = new Map<number, string>();
   const mapCodePoint = (c: number): string => {
     if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // a lone surrogate, as the Rust binding sees it
