@@ -14,7 +14,9 @@
 // DistilBERT) on every text: the library's BERT normalizer and pre-tokenizer are replaced by exact
 // copies of Rust's (library-patch.ts, bert-normalizer.ts). test/tokenization/rust-oracle.test.ts
 // checks it against the Rust tokenizer itself (npm `tokenizers`) on all 50,000 IMDB reviews and on
-// every code point U+0000–U+10FFFF, inside a word and between words. `rustExact` is false for a
+// every code point U+0000–U+10FFFF, inside a word and between words, and on random mixes of marks,
+// sigmas, ideographs and special tokens (the one kind of text where our normalized text can differ is named in
+// bert-normalizer.ts; it cannot change distilbert-base-uncased's ids). `rustExact` is false for a
 // tokenizer.json with another normalizer or pre-tokenizer, which runs on the library as it is.
 //
 // Truncation and padding are ours (the JS library has neither): truncation cuts the text's tokens to
@@ -172,14 +174,22 @@ export class Tokenizer {
     );
   }
 
-  /** One text → [CLS] … [SEP] ids, no truncation. */
+  /**
+   * One text → its ids, [CLS] … [SEP], no truncation, and an all-ones mask of the same length.
+   * Mirrors `BertTokenizerFast(text)['input_ids']` (transformers). Throws if `text` is not a string.
+   */
   encode(text: string): { ids: number[]; attentionMask: number[] } {
     checkText(text, 'encode: text');
     const ids = this.encodeRow(text, Infinity);
     return { ids, attentionMask: new Array<number>(ids.length).fill(1) };
   }
 
-  /** Many texts → one padded batch, row-major [batchSize, seqLength]. */
+  /**
+   * Many texts → one padded batch: int32 inputIds and attentionMask, row-major [batchSize, seqLength],
+   * seqLength = maxLength ('max_length', the default) or the longest row ('longest'). Mirrors
+   * `BertTokenizerFast(texts, padding=…, truncation=True, max_length=…)`. Throws on a non-string text,
+   * a maxLength below 2, an unknown padding, or (truncation off) a row longer than maxLength with 'max_length'.
+   */
   encodeBatch(texts: string[], opts: EncodeBatchOptions = {}): EncodedBatch {
     const { maxLength, truncation } = checkTruncationOptions(opts, 'encodeBatch');
     const padding = checkPadding(opts.padding ?? 'max_length', 'encodeBatch');
@@ -199,7 +209,11 @@ export class Tokenizer {
     return padRows(rows, seqLength, this.padId);
   }
 
-  /** ids → text (lowercased, WordPiece pieces joined). */
+  /**
+   * ids → text: WordPiece pieces joined, '##' removed, spaces before punctuation cleaned up, as
+   * `BertTokenizerFast.decode` (the text comes back normalized: lowercased for uncased models).
+   * Throws on an id outside 0 … vocabSize - 1.
+   */
   decode(ids: ArrayLike<number>, opts: { skipSpecialTokens?: boolean } = {}): string {
     const list = Array.from(ids);
     list.forEach((id, i) => {
