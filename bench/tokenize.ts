@@ -11,7 +11,8 @@ import * as os from 'os';
 import * as path from 'path';
 import Papa from 'papaparse';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { loadTokenizer, TokenizedDataset } from '../lib/tokenization/tokenizer';
+import { loadTokenizer } from '../lib/tokenization/tokenizer';
+import { TokenizedDataset } from '../lib/tokenization/dataset-cache';
 
 const ROUNDS = 2; // best of, alternating the two sides so that neither always runs warm
 const BATCH = 32;

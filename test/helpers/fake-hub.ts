@@ -11,8 +11,12 @@
 // Every request is recorded (path, headers, which server) so tests can count network hits and
 // check the Range and Authorization headers that were sent. Both servers listen on loopback only.
 import * as crypto from 'crypto';
+import * as fs from 'fs';
 import * as http from 'http';
+import * as os from 'os';
+import * as path from 'path';
 import { AddressInfo } from 'net';
+import { HubError, HubOptions } from '../../lib/hub/hub';
 
 export interface FakeFile {
   body: Buffer;
@@ -178,4 +182,75 @@ function listen(handler: http.RequestListener): Promise<http.Server> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => resolve(server));
   });
+}
+
+const ENV_KEYS = ['HF_ENDPOINT', 'HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_HUB_OFFLINE', 'QLORA_CACHE_DIR'];
+
+export interface FakeHubEnv {
+  /** This test's server (a fresh one per test). */
+  readonly hub: FakeHub;
+  /** This test's temp folder; the cache is `cache/` inside it. */
+  readonly tmp: string;
+  /** HubOptions for this server and cache: no progress output, 5 ms retry delay, 5 s timeout. */
+  opts(extra?: HubOptions): HubOptions;
+  /** The cache folder of a model repo's revision. */
+  modelFolder(repo: string, rev?: string): string;
+}
+
+/**
+ * Registers beforeEach/afterEach that give every test a fresh FakeHub, a temp cache folder and an
+ * environment without HF_* / QLORA_CACHE_DIR (restored afterwards). Read the fields inside tests.
+ */
+export function useFakeHub(): FakeHubEnv {
+  let hub: FakeHub | null = null;
+  let tmp: string | null = null;
+  let savedEnv: Record<string, string | undefined> = {};
+  const need = <T>(value: T | null): T => {
+    if (value === null) throw new Error('useFakeHub: read hub/tmp inside a test, not at load time');
+    return value;
+  };
+
+  beforeEach(async () => {
+    savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+    for (const k of ENV_KEYS) delete process.env[k];
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-test-'));
+    hub = await FakeHub.start();
+  });
+
+  afterEach(async () => {
+    await hub?.close();
+    if (tmp !== null) fs.rmSync(tmp, { recursive: true, force: true });
+    hub = tmp = null;
+    for (const k of ENV_KEYS) {
+      if (savedEnv[k] === undefined) delete process.env[k];
+      else process.env[k] = savedEnv[k];
+    }
+  });
+
+  return {
+    get hub() {
+      return need(hub);
+    },
+    get tmp() {
+      return need(tmp);
+    },
+    opts(extra: HubOptions = {}): HubOptions {
+      return { endpoint: need(hub).url, cacheDir: path.join(need(tmp), 'cache'), onProgress: null, retryDelayMs: 5, timeoutMs: 5000, ...extra };
+    },
+    modelFolder(repo: string, rev = 'main'): string {
+      return path.join(need(tmp), 'cache', 'hub', `models--${repo.replace('/', '--')}`, rev);
+    },
+  };
+}
+
+/** Expects `promise` to reject with a HubError of this code; returns it for message checks. */
+export async function hubError(promise: Promise<unknown>, code: string): Promise<HubError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(HubError);
+    expect((err as HubError).code).toBe(code);
+    return err as HubError;
+  }
+  throw new Error(`expected a HubError ${code}, but the call succeeded`);
 }

@@ -13,7 +13,9 @@ import * as path from 'path';
 import Papa from 'papaparse';
 import { asset } from '../helpers/assets';
 import { repoCacheFolder } from '../../lib/hub/hub';
-import { buildBertTokenizerJson, loadTokenizer, Tokenizer, TokenizedDataset } from '../../lib/tokenization/tokenizer';
+import { loadTokenizer, Tokenizer } from '../../lib/tokenization/tokenizer';
+import { TokenizedDataset } from '../../lib/tokenization/dataset-cache';
+import { buildBertTokenizerJson } from '../../lib/tokenization/vocab-conversion';
 
 interface ReferenceCase {
   name: string;
@@ -55,6 +57,12 @@ function reviewText(r: ReferenceReview): string {
   expect(crypto.createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16)).toBe(r.sha256);
   return text;
 }
+
+// Where Hugging Face's Rust tokenizer (our target: transformers ships only it for DistilBERT) differs
+// from Google's BERT, which the Python reference re-implements. 'a\u0378b c\u{E0080}d': Google drops
+// unassigned code points (category Cn) as control characters; Rust's clean_text drops only Cc/Cf/Co,
+// so each word keeps a character the vocabulary lacks and becomes one [UNK] (id 100).
+const RUST_DIFFERS_FROM_GOOGLE: Record<string, number[]> = { unassigned_codepoint: [101, 100, 100, 102] };
 
 // vocab.txt line numbers: the hand-derived ids for the padding/truncation cases.
 const vocabLines = fs.readFileSync(path.join(MODEL_DIR, 'vocab.txt'), 'utf8').split('\n');
@@ -174,7 +182,7 @@ describe.each([
     expect(reference.cases.length).toBeGreaterThanOrEqual(40);
     for (const c of reference.cases) {
       const { ids, attentionMask } = tok().encode(c.text);
-      expect({ name: c.name, ids }).toEqual({ name: c.name, ids: c.ids });
+      expect({ name: c.name, ids }).toEqual({ name: c.name, ids: RUST_DIFFERS_FROM_GOOGLE[c.name] ?? c.ids });
       expect(attentionMask).toEqual(new Array(ids.length).fill(1));
     }
   });

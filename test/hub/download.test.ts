@@ -1,97 +1,55 @@
-// lib/hub.ts against a real HTTP server on 127.0.0.1 that behaves like the Hub (helpers/fake-hub).
+// lib/hub/download.ts (through the public download()) against a real HTTP server on 127.0.0.1 that
+// behaves like the Hub (helpers/fake-hub): redirects, Range resume, sha256, auth, offline, errors.
 // Expected bytes and sha256 values come from the served buffers through node:crypto, never from
 // the code under test.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
-import * as os from 'os';
 import * as path from 'path';
 import { AddressInfo } from 'net';
-import { HubError, HubOptions, download, resolveRepoFolder, snapshot } from '../../lib/hub/hub';
+import { HubOptions, download } from '../../lib/hub/hub';
 import { ByteProgress } from '../../lib/util/progress';
-import { FakeHub, sha256Hex } from '../helpers/fake-hub';
+import { hubError, sha256Hex, useFakeHub } from '../helpers/fake-hub';
 
-const ENV_KEYS = ['HF_ENDPOINT', 'HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_HUB_OFFLINE', 'QLORA_CACHE_DIR'];
-
-let hub: FakeHub;
-let tmp: string;
-let savedEnv: Record<string, string | undefined>;
-
-beforeEach(async () => {
-  savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
-  for (const k of ENV_KEYS) delete process.env[k];
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-test-'));
-  hub = await FakeHub.start();
-});
-
-afterEach(async () => {
-  await hub.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
-  for (const k of ENV_KEYS) {
-    if (savedEnv[k] === undefined) delete process.env[k];
-    else process.env[k] = savedEnv[k];
-  }
-});
-
-const opts = (extra: HubOptions = {}): HubOptions => ({
-  endpoint: hub.url,
-  cacheDir: path.join(tmp, 'cache'),
-  onProgress: null,
-  retryDelayMs: 5,
-  timeoutMs: 5000,
-  ...extra,
-});
-
-const modelFolder = (repo: string, rev = 'main') => path.join(tmp, 'cache', 'hub', `models--${repo.replace('/', '--')}`, rev);
-
-/** Rejects with a HubError of this code; returns it for message checks. */
-async function hubError(promise: Promise<unknown>, code: string): Promise<HubError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(HubError);
-    expect((err as HubError).code).toBe(code);
-    return err as HubError;
-  }
-  throw new Error(`expected a HubError ${code}, but the call succeeded`);
-}
+const env = useFakeHub();
+const { opts, modelFolder } = env;
 
 describe('download', () => {
   test('fetches an LFS file through the CDN redirect, verifies its sha256 and caches it', async () => {
     const body = crypto.randomBytes(300_000);
-    hub.addFile('acme/tiny', 'model.safetensors', { body });
+    env.hub.addFile('acme/tiny', 'model.safetensors', { body });
 
     const p = await download('acme/tiny', 'model.safetensors', opts());
 
     expect(p).toBe(path.join(modelFolder('acme/tiny'), 'model.safetensors'));
     expect(fs.readFileSync(p).equals(body)).toBe(true);
     expect(fs.existsSync(p + '.incomplete')).toBe(false);
-    expect(hub.hits().map((r) => r.path)).toEqual(['/acme/tiny/resolve/main/model.safetensors', '/cdn/0']);
+    expect(env.hub.hits().map((r) => r.path)).toEqual(['/acme/tiny/resolve/main/model.safetensors', '/cdn/0']);
     // The etag/sha record beside the cache.
-    const meta = JSON.parse(fs.readFileSync(path.join(tmp, 'cache/hub/models--acme--tiny/.meta/main/model.safetensors.json'), 'utf8'));
+    const meta = JSON.parse(fs.readFileSync(path.join(env.tmp, 'cache/hub/models--acme--tiny/.meta/main/model.safetensors.json'), 'utf8'));
     expect(meta.sha256).toBe(sha256Hex(body));
     expect(meta.size).toBe(body.length);
 
     // Second call: served from the cache, no request at all.
     const again = await download('acme/tiny', 'model.safetensors', opts());
     expect(again).toBe(p);
-    expect(hub.hits()).toHaveLength(2);
+    expect(env.hub.hits()).toHaveLength(2);
   });
 
   test('small (non-LFS) files with a git-sha1 ETag are downloaded without sha256 verification', async () => {
     const body = Buffer.from('{"dim": 768}\n');
-    hub.addFile('solo', 'config.json', { body, lfs: false });
+    env.hub.addFile('solo', 'config.json', { body, lfs: false });
     const p = await download('solo', 'config.json', opts());
     expect(p).toBe(path.join(modelFolder('solo'), 'config.json'));
     expect(fs.readFileSync(p).equals(body)).toBe(true);
-    const meta = JSON.parse(fs.readFileSync(path.join(tmp, 'cache/hub/models--solo/.meta/main/config.json.json'), 'utf8'));
+    const meta = JSON.parse(fs.readFileSync(path.join(env.tmp, 'cache/hub/models--solo/.meta/main/config.json.json'), 'utf8'));
     expect(meta.etag).toMatch(/^[0-9a-f]{40}$/);
     expect(meta.sha256).toBeNull();
   });
 
   test('a connection cut half-way keeps the .incomplete file; the next call resumes with Range and verifies', async () => {
     const body = crypto.randomBytes(200_000);
-    hub.addFile('acme/cut', 'model.safetensors', { body, cutOnce: true });
+    env.hub.addFile('acme/cut', 'model.safetensors', { body, cutOnce: true });
 
     const err = await hubError(download('acme/cut', 'model.safetensors', opts({ retries: 0 })), 'INTERRUPTED');
     const partial = path.join(modelFolder('acme/cut'), 'model.safetensors.incomplete');
@@ -103,7 +61,7 @@ describe('download', () => {
     expect(fs.existsSync(path.join(modelFolder('acme/cut'), 'model.safetensors'))).toBe(false);
 
     const p = await download('acme/cut', 'model.safetensors', opts({ retries: 0 }));
-    const cdnHits = hub.hits('/cdn/');
+    const cdnHits = env.hub.hits('/cdn/');
     expect(cdnHits).toHaveLength(2);
     expect(cdnHits[0].headers.range).toBeUndefined();
     expect(cdnHits[1].headers.range).toBe(`bytes=${have}-`);
@@ -113,30 +71,30 @@ describe('download', () => {
 
   test('with retries, a cut connection is resumed within the same call', async () => {
     const body = crypto.randomBytes(100_000);
-    hub.addFile('acme/cut', 'model.safetensors', { body, cutOnce: true });
+    env.hub.addFile('acme/cut', 'model.safetensors', { body, cutOnce: true });
     const p = await download('acme/cut', 'model.safetensors', opts({ retries: 2 }));
     expect(fs.readFileSync(p).equals(body)).toBe(true);
-    const cdnHits = hub.hits('/cdn/');
+    const cdnHits = env.hub.hits('/cdn/');
     expect(cdnHits).toHaveLength(2);
     expect(cdnHits[1].headers.range).toMatch(/^bytes=\d+-$/);
   });
 
   test('a server that ignores Range (200) restarts the file from byte 0', async () => {
     const body = crypto.randomBytes(50_000);
-    hub.addFile('acme/norange', 'w.bin', { body, ignoreRange: true });
+    env.hub.addFile('acme/norange', 'w.bin', { body, ignoreRange: true });
     const partial = path.join(modelFolder('acme/norange'), 'w.bin.incomplete');
     fs.mkdirSync(path.dirname(partial), { recursive: true });
     fs.writeFileSync(partial, Buffer.alloc(1000, 0xee)); // wrong bytes that must not survive
 
     const p = await download('acme/norange', 'w.bin', opts());
-    expect(hub.hits('/cdn/')[0].headers.range).toBe('bytes=1000-');
+    expect(env.hub.hits('/cdn/')[0].headers.range).toBe('bytes=1000-');
     expect(fs.readFileSync(p).equals(body)).toBe(true);
   });
 
   test('416: a complete partial file is verified and used; an over-long one is re-downloaded', async () => {
     const body = crypto.randomBytes(40_000);
-    hub.addFile('acme/r416', 'a.bin', { body });
-    hub.addFile('acme/r416', 'b.bin', { body });
+    env.hub.addFile('acme/r416', 'a.bin', { body });
+    env.hub.addFile('acme/r416', 'b.bin', { body });
     const folder = modelFolder('acme/r416');
     fs.mkdirSync(folder, { recursive: true });
     fs.writeFileSync(path.join(folder, 'a.bin.incomplete'), body);
@@ -144,16 +102,16 @@ describe('download', () => {
 
     expect(fs.readFileSync(await download('acme/r416', 'a.bin', opts())).equals(body)).toBe(true);
     expect(fs.readFileSync(await download('acme/r416', 'b.bin', opts())).equals(body)).toBe(true);
-    const ranges = hub.hits('/cdn/').map((r) => r.headers.range);
+    const ranges = env.hub.hits('/cdn/').map((r) => r.headers.range);
     expect(ranges).toEqual([`bytes=${body.length}-`, `bytes=${body.length + 5}-`, undefined]);
   });
 
   test('a partial file of an older version is not glued to the new one', async () => {
     const v1 = crypto.randomBytes(60_000);
     const v2 = crypto.randomBytes(60_000);
-    hub.addFile('acme/moving', 'w.bin', { body: v1, cutOnce: true });
+    env.hub.addFile('acme/moving', 'w.bin', { body: v1, cutOnce: true });
     await hubError(download('acme/moving', 'w.bin', opts({ retries: 0 })), 'INTERRUPTED');
-    hub.addFile('acme/moving', 'w.bin', { body: v2 }); // main moved on meanwhile
+    env.hub.addFile('acme/moving', 'w.bin', { body: v2 }); // main moved on meanwhile
 
     const p = await download('acme/moving', 'w.bin', opts({ retries: 0 }));
     expect(fs.readFileSync(p).equals(v2)).toBe(true);
@@ -162,7 +120,7 @@ describe('download', () => {
   test('a checksum mismatch deletes the download and throws', async () => {
     const body = crypto.randomBytes(30_000);
     const advertised = sha256Hex(Buffer.from('something else'));
-    hub.addFile('acme/bad', 'model.safetensors', { body, advertisedSha256: advertised });
+    env.hub.addFile('acme/bad', 'model.safetensors', { body, advertisedSha256: advertised });
 
     const err = await hubError(download('acme/bad', 'model.safetensors', opts()), 'CHECKSUM');
     expect(err.message).toContain(advertised);
@@ -173,7 +131,7 @@ describe('download', () => {
   });
 
   test('404s name the repo and the file; an unknown repo says so', async () => {
-    hub.addRepo('acme/tiny');
+    env.hub.addRepo('acme/tiny');
     const missingFile = await hubError(download('acme/tiny', 'nope.json', opts()), 'NOT_FOUND');
     expect(missingFile.message).toContain("'acme/tiny'");
     expect(missingFile.message).toContain("'nope.json'");
@@ -184,7 +142,7 @@ describe('download', () => {
 
   test('401: asks for HF_TOKEN without a token, says it was refused with a wrong one; sends it as Bearer', async () => {
     const body = crypto.randomBytes(10_000);
-    hub.addFile('acme/private', 'model.safetensors', { body, token: 'hf_right' });
+    env.hub.addFile('acme/private', 'model.safetensors', { body, token: 'hf_right' });
 
     const noToken = await hubError(download('acme/private', 'model.safetensors', opts()), 'AUTH');
     expect(noToken.message).toContain('HF_TOKEN');
@@ -196,17 +154,17 @@ describe('download', () => {
     process.env.HF_TOKEN = 'hf_right';
     const p = await download('acme/private', 'model.safetensors', opts());
     expect(fs.readFileSync(p).equals(body)).toBe(true);
-    expect(hub.hits('/resolve/').map((r) => r.headers.authorization)).toEqual([undefined, 'Bearer hf_wrong', 'Bearer hf_right']);
+    expect(env.hub.hits('/resolve/').map((r) => r.headers.authorization)).toEqual([undefined, 'Bearer hf_wrong', 'Bearer hf_right']);
   });
 
   test('the token follows same-origin redirects but never goes to another origin', async () => {
     const body = crypto.randomBytes(10_000);
-    hub.addFile('acme/x', 'same.bin', { body, cdn: 'absolute' });
-    hub.addFile('acme/x', 'other.bin', { body, cdn: 'other-origin' });
+    env.hub.addFile('acme/x', 'same.bin', { body, cdn: 'absolute' });
+    env.hub.addFile('acme/x', 'other.bin', { body, cdn: 'other-origin' });
 
     await download('acme/x', 'same.bin', opts({ token: 'hf_secret' }));
     await download('acme/x', 'other.bin', opts({ token: 'hf_secret' }));
-    const seen = hub.hits().map((r) => [r.server, r.path, r.headers.authorization]);
+    const seen = env.hub.hits().map((r) => [r.server, r.path, r.headers.authorization]);
     expect(seen).toEqual([
       ['hub', '/acme/x/resolve/main/same.bin', 'Bearer hf_secret'],
       ['hub', '/cdn/0', 'Bearer hf_secret'],
@@ -217,24 +175,24 @@ describe('download', () => {
 
   test('HF_ENDPOINT and QLORA_CACHE_DIR are honoured', async () => {
     const body = Buffer.from('hello');
-    hub.addFile('acme/env', 'a.txt', { body, lfs: false });
-    process.env.HF_ENDPOINT = hub.url + '/';
-    process.env.QLORA_CACHE_DIR = path.join(tmp, 'env-cache');
+    env.hub.addFile('acme/env', 'a.txt', { body, lfs: false });
+    process.env.HF_ENDPOINT = env.hub.url + '/';
+    process.env.QLORA_CACHE_DIR = path.join(env.tmp, 'env-cache');
     const p = await download('acme/env', 'a.txt', { onProgress: null });
-    expect(p).toBe(path.join(tmp, 'env-cache', 'hub', 'models--acme--env', 'main', 'a.txt'));
-    expect(hub.hits('/acme/env/resolve/main/a.txt')).toHaveLength(1);
+    expect(p).toBe(path.join(env.tmp, 'env-cache', 'hub', 'models--acme--env', 'main', 'a.txt'));
+    expect(env.hub.hits('/acme/env/resolve/main/a.txt')).toHaveLength(1);
   });
 
   test('datasets use /datasets/ URLs and folders; revisions with a slash are encoded', async () => {
     const body = Buffer.from('text,label\n');
-    hub.addFile('datasets/stanfordnlp/imdb', 'plain_text/train-00000-of-00001.parquet', { body });
-    hub.addFile('acme/tiny', 'config.json', { body, lfs: false }, 'refs/pr/1');
+    env.hub.addFile('datasets/stanfordnlp/imdb', 'plain_text/train-00000-of-00001.parquet', { body });
+    env.hub.addFile('acme/tiny', 'config.json', { body, lfs: false }, 'refs/pr/1');
 
     const d = await download('stanfordnlp/imdb', 'plain_text/train-00000-of-00001.parquet', opts({ repoType: 'dataset' }));
-    expect(d).toBe(path.join(tmp, 'cache', 'hub', 'datasets--stanfordnlp--imdb', 'main', 'plain_text', 'train-00000-of-00001.parquet'));
+    expect(d).toBe(path.join(env.tmp, 'cache', 'hub', 'datasets--stanfordnlp--imdb', 'main', 'plain_text', 'train-00000-of-00001.parquet'));
     const r = await download('acme/tiny', 'config.json', opts({ revision: 'refs/pr/1' }));
     expect(r).toBe(path.join(modelFolder('acme/tiny', 'refs%2Fpr%2F1'), 'config.json'));
-    expect(hub.hits('/resolve/').map((h) => h.path)).toEqual([
+    expect(env.hub.hits('/resolve/').map((h) => h.path)).toEqual([
       '/datasets/stanfordnlp/imdb/resolve/main/plain_text/train-00000-of-00001.parquet',
       '/acme/tiny/resolve/refs%2Fpr%2F1/config.json',
     ]);
@@ -242,9 +200,9 @@ describe('download', () => {
 
   test('offline: cached files are used, missing ones say where to put them; no request either way', async () => {
     const body = Buffer.from('{}');
-    hub.addFile('acme/off', 'config.json', { body, lfs: false });
+    env.hub.addFile('acme/off', 'config.json', { body, lfs: false });
     await download('acme/off', 'config.json', opts());
-    const before = hub.hits().length;
+    const before = env.hub.hits().length;
 
     const cached = await download('acme/off', 'config.json', opts({ offline: true }));
     expect(fs.readFileSync(cached).equals(body)).toBe(true);
@@ -253,7 +211,7 @@ describe('download', () => {
     const err = await hubError(download('acme/off', 'vocab.txt', opts()), 'NOT_CACHED');
     expect(err.message).toContain(path.join(modelFolder('acme/off'), 'vocab.txt'));
     expect(err.message).toContain('QLORA_MODEL');
-    expect(hub.hits()).toHaveLength(before);
+    expect(env.hub.hits()).toHaveLength(before);
   });
 
   test('path escapes and malformed names are rejected before any request', async () => {
@@ -279,8 +237,8 @@ describe('download', () => {
     for (const [repo, file, extra] of bad) {
       await hubError(download(repo, file, opts(extra)), 'INVALID_ARGUMENT');
     }
-    expect(hub.hits()).toHaveLength(0);
-    expect(fs.readdirSync(tmp)).toEqual([]); // nothing was created anywhere
+    expect(env.hub.hits()).toHaveLength(0);
+    expect(fs.readdirSync(env.tmp)).toEqual([]); // nothing was created anywhere
   });
 
   test('an unreachable endpoint says the machine seems offline and how to work offline', async () => {
@@ -298,28 +256,28 @@ describe('download', () => {
   });
 
   test('timeouts: a silent Hub is a NETWORK error; a transfer that stalls is resumed', async () => {
-    hub.addFile('acme/slow', 'hang.bin', { body: Buffer.from('x'), hang: true });
+    env.hub.addFile('acme/slow', 'hang.bin', { body: Buffer.from('x'), hang: true });
     const err = await hubError(download('acme/slow', 'hang.bin', opts({ timeoutMs: 500, retries: 0 })), 'NETWORK');
     expect(err.message).toContain('ETIMEDOUT');
 
     const body = crypto.randomBytes(80_000);
-    hub.addFile('acme/slow', 'stall.bin', { body, stallOnce: true });
+    env.hub.addFile('acme/slow', 'stall.bin', { body, stallOnce: true });
     const p = await download('acme/slow', 'stall.bin', opts({ timeoutMs: 500, retries: 1 }));
     expect(fs.readFileSync(p).equals(body)).toBe(true);
-    const ranges = hub.hits('/cdn/').map((r) => r.headers.range);
+    const ranges = env.hub.hits('/cdn/').map((r) => r.headers.range);
     expect(ranges).toEqual([undefined, `bytes=${body.length / 2}-`]);
   });
 
   test('a redirect loop stops with a clear error', async () => {
-    hub.addFile('acme/loop', 'a.bin', { body: Buffer.from('x'), redirectLoop: true });
+    env.hub.addFile('acme/loop', 'a.bin', { body: Buffer.from('x'), redirectLoop: true });
     const err = await hubError(download('acme/loop', 'a.bin', opts()), 'REDIRECT');
     expect(err.message).toMatch(/Too many redirects/);
-    expect(hub.hits()).toHaveLength(11); // the first request + 10 redirects followed
+    expect(env.hub.hits()).toHaveLength(11); // the first request + 10 redirects followed
   });
 
   test('a full disk (ENOSPC) says how much was needed and where', async () => {
     const body = crypto.randomBytes(20_000);
-    hub.addFile('acme/full', 'w.bin', { body });
+    env.hub.addFile('acme/full', 'w.bin', { body });
     // Linux's /dev/full fails every write with ENOSPC: make the partial file point at it.
     const partial = path.join(modelFolder('acme/full'), 'w.bin.incomplete');
     fs.mkdirSync(path.dirname(partial), { recursive: true });
@@ -334,7 +292,7 @@ describe('download', () => {
 
   test('progress events count up to the file size and end with done', async () => {
     const body = crypto.randomBytes(500_000);
-    hub.addFile('acme/p', 'w.bin', { body });
+    env.hub.addFile('acme/p', 'w.bin', { body });
     const events: ByteProgress[] = [];
     await download('acme/p', 'w.bin', opts({ onProgress: (e) => events.push(e) }));
 
@@ -348,90 +306,5 @@ describe('download', () => {
     const last = events[events.length - 1];
     expect(last).toMatchObject({ bytes: body.length, done: true });
     expect(events.filter((e) => e.done)).toHaveLength(1);
-  });
-});
-
-describe('snapshot', () => {
-  function addShardedModel(repo: string) {
-    const files: Record<string, Buffer> = {
-      'config.json': Buffer.from('{"model_type": "distilbert"}'),
-      'model-00001-of-00002.safetensors': crypto.randomBytes(20_000),
-      'model-00002-of-00002.safetensors': crypto.randomBytes(15_000),
-      'vocab.txt': Buffer.from('[PAD]\n[UNK]\n'),
-    };
-    files['model.safetensors.index.json'] = Buffer.from(
-      JSON.stringify({
-        metadata: { total_size: 35_000 },
-        weight_map: { 'a.weight': 'model-00001-of-00002.safetensors', 'b.weight': 'model-00002-of-00002.safetensors', 'c.bias': 'model-00002-of-00002.safetensors' },
-      }),
-    );
-    for (const [name, body] of Object.entries(files)) hub.addFile(repo, name, { body, lfs: name.endsWith('.safetensors') ? true : false });
-    return files;
-  }
-
-  const FILES = ['config.json', 'model.safetensors|model.safetensors.index.json', 'tokenizer.json?', 'vocab.txt?'];
-
-  test('takes the first existing alternative, follows a shard index, skips missing optional files', async () => {
-    const files = addShardedModel('acme/sharded');
-    const folder = await snapshot('acme/sharded', FILES, opts());
-    expect(folder).toBe(modelFolder('acme/sharded'));
-    for (const [name, body] of Object.entries(files)) {
-      expect(fs.readFileSync(path.join(folder, name)).equals(body)).toBe(true);
-    }
-    expect(fs.existsSync(path.join(folder, 'model.safetensors'))).toBe(false);
-    expect(fs.existsSync(path.join(folder, 'tokenizer.json'))).toBe(false);
-
-    // Everything, including "does not exist", is remembered: a second snapshot makes no request.
-    const before = hub.hits().length;
-    expect(await snapshot('acme/sharded', FILES, opts())).toBe(folder);
-    expect(await snapshot('acme/sharded', FILES, opts({ offline: true }))).toBe(folder);
-    expect(hub.hits()).toHaveLength(before);
-  });
-
-  test('missing required files are errors naming them', async () => {
-    addShardedModel('acme/sharded');
-    const one = await hubError(snapshot('acme/sharded', ['config.json', 'missing.json'], opts()), 'NOT_FOUND');
-    expect(one.message).toContain("'missing.json'");
-    const alt = await hubError(snapshot('acme/sharded', ['a.bin|b.bin'], opts()), 'NOT_FOUND');
-    expect(alt.message).toContain("'a.bin' or 'b.bin'");
-    const offline = await hubError(snapshot('acme/other', ['config.json'], opts({ offline: true })), 'NOT_CACHED');
-    expect(offline.message).toContain(path.join(modelFolder('acme/other'), 'config.json'));
-  });
-
-  test('a shard index cannot make us write outside the cache', async () => {
-    const index = { weight_map: { w: '../../../evil.safetensors' } };
-    hub.addFile('acme/evil', 'model.safetensors.index.json', { body: Buffer.from(JSON.stringify(index)), lfs: false });
-    const err = await hubError(snapshot('acme/evil', ['model.safetensors.index.json'], opts()), 'INVALID_ARGUMENT');
-    expect(err.message).toContain('../../../evil.safetensors');
-    expect(hub.hits('evil.safetensors')).toHaveLength(0);
-    expect(fs.readdirSync(tmp)).toEqual(['cache']);
-  });
-});
-
-describe('resolveRepoFolder', () => {
-  test('an existing local folder is returned without any request; a repo id is downloaded', async () => {
-    const local = path.join(tmp, 'my-model');
-    fs.mkdirSync(local);
-    fs.writeFileSync(path.join(local, 'config.json'), '{}');
-    fs.writeFileSync(path.join(local, 'model.safetensors'), 'x');
-    expect(await resolveRepoFolder(local, ['config.json', 'model.safetensors|model.safetensors.index.json', 'tokenizer.json?'], opts())).toBe(local);
-    expect(hub.hits()).toHaveLength(0);
-
-    hub.addFile('acme/r', 'config.json', { body: Buffer.from('{}'), lfs: false });
-    expect(await resolveRepoFolder('acme/r', ['config.json'], opts())).toBe(modelFolder('acme/r'));
-    expect(hub.hits()).toHaveLength(1);
-  });
-
-  test('a local folder missing a required file, or a path that does not exist, is a clear error', async () => {
-    const local = path.join(tmp, 'half-model');
-    fs.mkdirSync(local);
-    fs.writeFileSync(path.join(local, 'config.json'), '{}');
-    const err = await hubError(resolveRepoFolder(local, ['config.json', 'model.safetensors|model.safetensors.index.json'], opts()), 'NOT_FOUND');
-    expect(err.message).toContain(local);
-    expect(err.message).toContain("'model.safetensors' or 'model.safetensors.index.json'");
-
-    const gone = await hubError(resolveRepoFolder(path.join(tmp, 'nope'), ['config.json'], opts()), 'NOT_FOUND');
-    expect(gone.message).toContain(path.join(tmp, 'nope'));
-    expect(hub.hits()).toHaveLength(0);
   });
 });
