@@ -1,7 +1,8 @@
 // The shard files named by a sharded checkpoint's index (`model.safetensors.index.json`), so that
-// snapshot() and local-folder checks fetch or look for each of them.
-import * as fs from 'fs';
+// snapshot() and local-folder checks fetch or look for each of them. The index itself is parsed
+// by the one reader in io/sharded.ts; here its errors become HubErrors and names become repo paths.
 import * as path from 'path';
+import { parseShardIndex } from '../io/sharded';
 import { HubError } from './errors';
 import { validateFilename } from './validate';
 
@@ -9,24 +10,15 @@ export const isShardIndex = (filename: string) => filename.endsWith('.index.json
 
 /** The shard files named by a `*.index.json` (unique, validated, relative to the repo root). */
 export function shardsOf(indexPath: string, indexName: string): string[] {
-  let weightMap: unknown;
+  let shards: string[];
   try {
-    weightMap = JSON.parse(fs.readFileSync(indexPath, 'utf8')).weight_map;
+    shards = parseShardIndex(indexPath).shards;
   } catch (err) {
-    throw new HubError('BAD_FILE', `Cannot read the shard index ${indexPath}: ${(err as Error).message}. Delete it to re-download.`);
-  }
-  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
-    throw new HubError('BAD_FILE', `Shard index ${indexPath} has no "weight_map" object (tensor name → shard file).`);
+    throw new HubError('BAD_FILE', `Cannot use the shard index: ${(err as Error).message}`);
   }
   const dir = path.posix.dirname(indexName);
-  const shards = new Set<string>();
-  for (const shard of Object.values(weightMap as Record<string, unknown>)) {
-    if (typeof shard !== 'string') {
-      throw new HubError('BAD_FILE', `Shard index ${indexPath}: weight_map values must be file names, got ${JSON.stringify(shard)}.`);
-    }
+  return shards.map((shard) => {
     validateFilename(shard, `shard name in ${indexPath}`);
-    shards.add(dir === '.' ? shard : `${dir}/${shard}`);
-  }
-  return [...shards].sort();
+    return dir === '.' ? shard : `${dir}/${shard}`;
+  });
 }
-
