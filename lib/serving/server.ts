@@ -58,6 +58,7 @@ export class InferenceServer {
   readonly maxLength: number;
   private readonly batcher: DynamicBatcher<ServedAdapter, string, Prediction>;
   private closing: Promise<void> | null = null;
+  private shuttingDown = false;
 
   private constructor(
     private readonly opts: ServerOptions,
@@ -133,6 +134,11 @@ export class InferenceServer {
       if (body.statusCode >= 500) (this.opts.log ?? console.error)(`${req.method} ${req.url}: ${(err as Error).stack ?? err}`);
       void reply.code(body.statusCode).send(body);
     });
+    // During shutdown, answers close their connection: Node's server.close() waits for open
+    // keep-alive connections, which would otherwise idle on for keepAliveTimeout (72 s in Fastify).
+    app.addHook('onSend', async (_req, reply) => {
+      if (this.shuttingDown) void reply.header('connection', 'close');
+    });
     app.setNotFoundHandler((req, reply) => {
       void reply
         .code(404)
@@ -181,6 +187,7 @@ export class InferenceServer {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.shuttingDown = true;
       await this.app.close();
       await this.batcher.idle();
       for (const a of this.adapters.values()) disposeServedAdapter(a);
