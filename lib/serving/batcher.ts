@@ -5,7 +5,8 @@
 // flushed as soon as it holds maxBatchSize items or its oldest request has waited maxWaitMs.
 // A batch holds requests for one key (one adapter) only; the key of the oldest waiting request
 // goes first, so no adapter starves. A request is never split across batches unless it alone
-// has more than maxBatchSize items.
+// has more than maxBatchSize items. If a batch fails, its requests are retried one by one, so a
+// request that breaks the model fails alone.
 
 export interface BatcherOptions<K, I, O> {
   /** Items per forward pass, at most. */
@@ -105,30 +106,40 @@ export class DynamicBatcher<K, I, O> {
     return taken;
   }
 
+  /** Runs the jobs' items in one batch (in slices of maxBatchSize if one job alone is larger). */
+  private async runItems(key: K, items: I[]): Promise<O[]> {
+    const outputs: O[] = [];
+    for (let start = 0; start < items.length; start += this.opts.maxBatchSize) {
+      const slice = items.slice(start, start + this.opts.maxBatchSize);
+      const out = await this.opts.run(key, slice);
+      if (out.length !== slice.length) throw new Error(`DynamicBatcher: run returned ${out.length} outputs for ${slice.length} items`);
+      outputs.push(...out);
+      this.stats.batches++;
+      this.stats.items += slice.length;
+      this.stats.largestBatch = Math.max(this.stats.largestBatch, slice.length);
+    }
+    return outputs;
+  }
+
   private async runNext(): Promise<void> {
     this.running = true;
     const jobs = this.takeBatch();
     const key = jobs[0].key;
-    const items = jobs.flatMap((job) => job.items);
     try {
-      // A single oversized request runs in slices of maxBatchSize.
-      const outputs: O[] = [];
-      for (let start = 0; start < items.length; start += this.opts.maxBatchSize) {
-        const slice = items.slice(start, start + this.opts.maxBatchSize);
-        const out = await this.opts.run(key, slice);
-        if (out.length !== slice.length) throw new Error(`DynamicBatcher: run returned ${out.length} outputs for ${slice.length} items`);
-        outputs.push(...out);
-        this.stats.batches++;
-        this.stats.items += slice.length;
-        this.stats.largestBatch = Math.max(this.stats.largestBatch, slice.length);
-      }
+      const outputs = await this.runItems(key, jobs.flatMap((job) => job.items));
       let offset = 0;
       for (const job of jobs) {
         job.resolve(outputs.slice(offset, offset + job.items.length));
         offset += job.items.length;
       }
     } catch (e) {
-      for (const job of jobs) job.reject(e);
+      if (jobs.length === 1) {
+        jobs[0].reject(e);
+      } else {
+        // One request's input must not fail the requests it happened to share a batch with:
+        // run each alone, so only the one at fault gets the error.
+        for (const job of jobs) await this.runItems(key, job.items).then(job.resolve, job.reject);
+      }
     } finally {
       this.running = false;
       if (this.queue.length === 0) this.idleWaiters.splice(0).forEach((wake) => wake());

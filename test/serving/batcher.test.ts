@@ -65,17 +65,26 @@ test('a request larger than maxBatchSize runs in slices and comes back whole', a
   expect(batches.map((b) => b.items)).toEqual([['1', '2'], ['3', '4'], ['5']]);
 });
 
-test('a failing batch rejects its own requests only, and the batcher carries on; idle() waits for the queue', async () => {
+test('a request that makes the model fail fails alone, its batch-mates are retried and answered', async () => {
+  const { batcher, batches } = recorder({ maxBatchSize: 4, maxWaitMs: 5, failOn: 'bad' });
+  const results = await Promise.allSettled([batcher.submit('a', ['ok']), batcher.submit('a', ['bad', 'x']), batcher.submit('a', ['fine'])]);
+  expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  expect((results[1] as PromiseRejectedResult).reason.message).toBe('model failed on bad');
+  expect((results[0] as PromiseFulfilledResult<string[]>).value).toEqual(['a:ok']);
+  expect((results[2] as PromiseFulfilledResult<string[]>).value).toEqual(['a:fine']);
+  expect(batches.map((b) => b.items)).toEqual([['ok', 'bad', 'x', 'fine'], ['ok'], ['bad', 'x'], ['fine']]);
+});
+
+test('the batcher carries on after a failure; idle() waits for the queue to drain', async () => {
   const { batcher } = recorder({ maxBatchSize: 2, maxWaitMs: 5, failOn: 'bad' });
-  const bad = batcher.submit('a', ['ok', 'bad']);
-  const good = batcher.submit('b', ['fine']);
-  await expect(bad).rejects.toThrow('model failed on bad');
-  await expect(good).resolves.toEqual(['b:fine']);
+  await expect(batcher.submit('a', ['bad'])).rejects.toThrow('model failed on bad');
   let idle = false;
   const later = batcher.submit('a', ['x']);
   const waiting = batcher.idle().then(() => (idle = true));
+  await Promise.resolve();
   expect(idle).toBe(false);
-  await later;
+  await expect(later).resolves.toEqual(['a:x']);
   await waiting;
+  expect(idle).toBe(true);
   expect(batcher.pending).toBe(0);
 });
