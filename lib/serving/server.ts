@@ -7,6 +7,7 @@
 // Requests go through a DynamicBatcher (batcher.ts): those arriving together for one adapter
 // share a forward pass, padded to that batch's longest text. Bodies are validated by Fastify's
 // JSON-schema validator (Ajv) with type coercion off: "texts": "abc" is an error, not ["abc"].
+import * as path from 'path';
 import Fastify, { FastifyInstance } from 'fastify';
 import * as tf from '@tensorflow/tfjs';
 import { DistilBertForSequenceClassification, HubOptions, Tokenizer, loadPretrained, loadTokenizer } from '../index';
@@ -87,10 +88,20 @@ export class InferenceServer {
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) throw new Error(`serve: two adapters are named '${dup}'; name them apart with --adapter name=<dir>`);
     const tokenizer = await loadTokenizer(opts.model, opts.hub);
-    const base = await loadPretrained(opts.model, { quantization: opts.quantization ?? 'nf4', hub: opts.hub, log });
+    // loadPretrained's notes on the base's classifier head (newly initialised, MLM head unused) do
+    // not apply here: every adapter brings its own trained head.
+    const baseLog = (m: string) => (m.startsWith('Some weights of') ? undefined : log(m));
+    const base = await loadPretrained(opts.model, { quantization: opts.quantization ?? 'nf4', hub: opts.hub, log: baseLog });
     const adapters = new Map<string, ServedAdapter>();
     try {
-      for (const spec of opts.adapters) adapters.set(spec.name, await loadServedAdapter(base, spec.name, spec.dir));
+      for (const spec of opts.adapters) {
+        const adapter = await loadServedAdapter(base, spec.name, spec.dir);
+        adapters.set(spec.name, adapter);
+        const trainedOn = adapter.baseModelNameOrPath;
+        if (trainedOn && path.basename(trainedOn) !== path.basename(opts.model)) {
+          log(`warning: adapter '${spec.name}' was trained on '${trainedOn}' but the base here is '${opts.model}'; its answers are only right on the same base weights`);
+        }
+      }
       return new InferenceServer(opts, base, tokenizer, adapters);
     } catch (e) {
       for (const a of adapters.values()) disposeServedAdapter(a);

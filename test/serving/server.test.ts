@@ -15,6 +15,7 @@ let fixture: ServingFixture;
 let server: InferenceServer;
 let url: string;
 let tensorsBefore: number;
+const logged: string[] = [];
 
 beforeAll(async () => {
   await useBackend('wasm'); // ~15× faster than 'cpu' on this model
@@ -32,7 +33,7 @@ beforeAll(async () => {
     bodyLimit: BODY_LIMIT,
     maxBatchSize: 16,
     maxWaitMs: 20,
-    log: () => {},
+    log: (m) => logged.push(m),
   });
   url = await server.listen({ port: 0, host: '127.0.0.1' });
 });
@@ -156,6 +157,13 @@ describe('GET routes', () => {
     const missing = await fetch(`${url}/v1/nothing`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ code: 'not_found' });
+  });
+});
+
+describe('startup messages', () => {
+  it("warn when an adapter names another base, and skip loadPretrained's notes on the unused base head", () => {
+    expect(logged.filter((m) => /^warning: adapter 'ours' was trained on 'tiny-random-distilbert'/.test(m))).toHaveLength(1);
+    expect(logged.filter((m) => m.startsWith('Some weights of'))).toEqual([]);
   });
 });
 
