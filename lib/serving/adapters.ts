@@ -79,9 +79,11 @@ export async function loadServedAdapter(base: DistilBertForSequenceClassificatio
   for (const [p, layer] of base.linears) {
     const weightShape = saved.get(`${p}.weight`);
     if (!weightShape) continue;
-    // Zeros of the file's shape: loadAdapter overwrites them with the adapter's values.
-    const [out, inp] = weightShape.length === 2 ? weightShape : [layer.outFeatures, layer.inFeatures];
-    const w = tf.zeros([out, inp]) as tf.Tensor2D;
+    // Zeros, overwritten by loadAdapter. The classifier takes its number of classes from the
+    // file; any other mismatch is left for loadAdapter to report in its own words.
+    const isHead = p === 'classifier' && weightShape.length === 2 && weightShape[1] === layer.inFeatures;
+    const out = isHead ? weightShape[0] : layer.outFeatures;
+    const w = tf.zeros([out, layer.inFeatures]) as tf.Tensor2D;
     const b = layer.bias ? (tf.zeros([out]) as tf.Tensor1D) : null;
     const copy = new DenseLinear(w, b);
     w.dispose();
