@@ -7,9 +7,11 @@
 //
 // An adapter without a name is called after its folder ('trained_model'). The first adapter is
 // the default. SIGTERM or SIGINT (Ctrl-C) shut down gracefully: requests already received are
-// answered, then the process exits.
+// answered, then the process exits. (package.json's script `exec`s ts-node so that a SIGTERM sent
+// to `npm run serve` reaches this process instead of stopping at the shell.)
 import * as path from 'path';
 import { parseArgs } from 'util';
+import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../lib/index';
 import { AdapterSpec, InferenceServer, ServerOptions } from '../lib/serving/server';
 
@@ -87,6 +89,8 @@ async function main(): Promise<void> {
     console.error((e as Error).message);
     process.exit(2);
   }
+  // Production mode: no tfjs debug checks, no advice banner in the server's log.
+  tf.env().set('PROD', true);
   await selectBackend({ preference: args.backend });
   const server = await InferenceServer.load(args.server);
   const address = await server.listen({ port: args.port, host: args.host });
