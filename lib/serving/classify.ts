@@ -13,7 +13,7 @@ export interface Prediction {
   label: string;
   /** Softmax probability of each class, by class name. */
   probabilities: Record<string, number>;
-  /** True when the text had more tokens than maxLength and only its first maxLength − 1 ([SEP] added) were read. */
+  /** True when the text had more tokens than maxLength: the model read [CLS], its first maxLength − 2 word pieces and [SEP]. */
   truncated: boolean;
 }
 
