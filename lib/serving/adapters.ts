@@ -60,6 +60,29 @@ export async function loadServedAdapter(base: DistilBertForSequenceClassificatio
         `(written by saveAdapter, the notebook's "Save the adapter" step, or PEFT's save_pretrained)`,
     );
   }
+  const owned: tf.Tensor[] = [];
+  try {
+    const peft = await loadOntoView(base, dir, weightsFile, owned);
+    const numLabels = peft.model.config.numLabels;
+    const labels = adapterLabelNames(dir, base.config, numLabels);
+    const adapterConfig = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    return {
+      name,
+      dir,
+      peft,
+      labelNames: labels.names,
+      labelSource: labels.source,
+      baseModelNameOrPath: typeof adapterConfig.base_model_name_or_path === 'string' ? adapterConfig.base_model_name_or_path : null,
+      owned,
+    };
+  } catch (e) {
+    tf.dispose(owned);
+    throw new Error(`adapter '${name}' (${path.resolve(dir)}): ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** The view of `base` with private copies of what the adapter trains in full, and loadAdapter on it. Every tensor it makes goes into `owned`. */
+async function loadOntoView(base: DistilBertForSequenceClassification, dir: string, weightsFile: string, owned: tf.Tensor[]): Promise<PeftModel> {
   // What the adapter trains in full, read from its file: a key that is not lora_A/lora_B is
   // `base_model.model.<parameter name>`. loadAdapter checks these keys against adapter_config.json.
   const saved = new Map<string, number[]>();
@@ -67,13 +90,12 @@ export async function loadServedAdapter(base: DistilBertForSequenceClassificatio
     if (key.startsWith(KEY_PREFIX) && !/\.lora_[AB]\.weight$/.test(key)) saved.set(key.slice(KEY_PREFIX.length), info.shape);
   }
 
-  const owned: tf.Tensor[] = [];
   const params = new Map(base.params);
   for (const [p, v] of base.params) {
     if (!saved.has(p)) continue;
     const copy = tf.variable(v, false);
-    params.set(p, copy);
     owned.push(copy);
+    params.set(p, copy);
   }
   const linears = new Map<string, Linear>(base.linears);
   for (const [p, layer] of base.linears) {
@@ -88,32 +110,15 @@ export async function loadServedAdapter(base: DistilBertForSequenceClassificatio
     const copy = new DenseLinear(w, b);
     w.dispose();
     b?.dispose();
-    linears.set(p, copy);
     owned.push(copy.weightVar, ...(copy.bias ? [copy.bias] : []));
+    linears.set(p, copy);
   }
 
   const numLabels = linears.get('classifier')!.outFeatures;
   const config: DistilBertConfig = numLabels === base.config.numLabels ? base.config : { ...base.config, ...genericLabels(numLabels) };
-  let peft: PeftModel;
-  try {
-    const view = new DistilBertForSequenceClassification(config, params, linears);
-    peft = await loadAdapter(view, dir);
-  } catch (e) {
-    tf.dispose(owned);
-    throw new Error(`adapter '${name}' (${path.resolve(dir)}): ${(e as Error).message}`, { cause: e });
-  }
+  const peft = await loadAdapter(new DistilBertForSequenceClassification(config, params, linears), dir);
   for (const layer of peft.loraLayers().values()) owned.push(layer.loraA, layer.loraB);
-  const labels = adapterLabelNames(dir, base.config, numLabels);
-  const adapterConfig = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
-  return {
-    name,
-    dir,
-    peft,
-    labelNames: labels.names,
-    labelSource: labels.source,
-    baseModelNameOrPath: typeof adapterConfig.base_model_name_or_path === 'string' ? adapterConfig.base_model_name_or_path : null,
-    owned,
-  };
+  return peft;
 }
 
 /** Frees what the adapter alone holds; the shared base stays (LoraLinear.dispose would free it too). */

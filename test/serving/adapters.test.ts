@@ -62,6 +62,11 @@ test('a folder that is not an adapter, or one made for another model, fails nami
     /adapter 'typo': .*no-such-folder is not an adapter folder: it needs adapter_config.json and adapter_model.safetensors/,
   );
   await expect(loadServedAdapter(base, 'big', OTHER_ADAPTER)).rejects.toThrow(/adapter 'big' \(.*hf\/peft-adapter\): .*has shape \[4,64\] in the file but the model needs \[4,8\]/);
+  // Class names that do not fit are found only after the weights are loaded: those are freed too.
+  const misnamed = tempDir('qlora-misnamed-');
+  for (const f of fs.readdirSync(ADAPTER)) fs.copyFileSync(path.join(ADAPTER, f), path.join(misnamed, f));
+  fs.writeFileSync(path.join(misnamed, 'config.json'), JSON.stringify({ id2label: { 0: 'neg', 1: 'pos' } }));
+  await expect(loadServedAdapter(base, 'misnamed', misnamed)).rejects.toThrow(/adapter 'misnamed' .*names 2 classes but the adapter's classifier has 3/);
   expect(tf.memory().numTensors).toBe(before);
   base.dispose();
 });
