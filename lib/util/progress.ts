@@ -5,6 +5,10 @@
 // stderr is a terminal, and a plain line every few seconds otherwise (notebooks, CI logs), so
 // a 268 MB checkpoint download is visible without flooding a log. Small, fast transfers that
 // finish before the first interval print nothing.
+import { formatBytes, formatDuration } from './format';
+
+// hub.ts imports formatBytes from here; its home is ./format.
+export { formatBytes };
 
 /** One progress event. `total` is null when the server did not say how big the file is. */
 export interface ByteProgress {
@@ -58,28 +62,7 @@ export class ByteMeter {
   }
 }
 
-/** "1.5 MB", "268.0 MB", "512 B" (decimal units, like the Hub's web pages). */
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-/** "42s", "3m05s", "1h02m". */
-export function formatSeconds(s: number): string {
-  const total = Math.round(s);
-  if (total < 60) return `${total}s`;
-  const minutes = Math.floor(total / 60);
-  if (minutes < 60) return `${minutes}m${String(total % 60).padStart(2, '0')}s`;
-  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
-}
-
-/** One human-readable line: `model.safetensors  45.2 MB / 268.0 MB  17%  12.3 MB/s  ETA 18s`. */
+/** One human-readable line: `model.safetensors  45.2 MB / 268.0 MB  17%  12.3 MB/s  ETA 00:18`. */
 export function formatProgress(p: ByteProgress): string {
   const parts = [p.file];
   if (p.total !== null) {
@@ -90,7 +73,7 @@ export function formatProgress(p: ByteProgress): string {
   }
   parts.push(`${formatBytes(p.rate)}/s`);
   if (p.done) parts.push('done');
-  else if (p.etaSeconds !== null) parts.push(`ETA ${formatSeconds(p.etaSeconds)}`);
+  else if (p.etaSeconds !== null) parts.push(`ETA ${formatDuration(p.etaSeconds)}`);
   return parts.join('  ');
 }
 

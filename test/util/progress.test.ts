@@ -1,19 +1,10 @@
-// lib/progress.ts: rate/ETA arithmetic (hand-derived values) and what the console reporter prints.
-import { ByteMeter, ByteProgress, consoleProgress, formatBytes, formatProgress, formatSeconds } from '../../lib/util/progress';
+// lib/util/progress.ts: rate/ETA arithmetic (hand-derived values) and what the console reporter prints.
+import { ByteMeter, ByteProgress, consoleProgress, formatProgress } from '../../lib/util/progress';
 
 describe('formatting', () => {
-  test('bytes and durations', () => {
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1500)).toBe('1.5 kB');
-    expect(formatBytes(267_967_963)).toBe('268.0 MB');
-    expect(formatSeconds(42.4)).toBe('42s');
-    expect(formatSeconds(125)).toBe('2m05s');
-    expect(formatSeconds(3720)).toBe('1h02m');
-  });
-
   test('a progress line', () => {
     const p: ByteProgress = { file: 'model.safetensors', bytes: 45_200_000, total: 268_000_000, rate: 12_300_000, etaSeconds: 18.1, done: false };
-    expect(formatProgress(p)).toBe('model.safetensors  45.2 MB / 268.0 MB  16%  12.3 MB/s  ETA 18s');
+    expect(formatProgress(p)).toBe('model.safetensors  45.2 MB / 268.0 MB  16%  12.3 MB/s  ETA 00:18');
     expect(formatProgress({ ...p, total: null, etaSeconds: null })).toBe('model.safetensors  45.2 MB  12.3 MB/s');
     expect(formatProgress({ ...p, bytes: 268_000_000, done: true })).toBe('model.safetensors  268.0 MB / 268.0 MB  100%  12.3 MB/s  done');
   });
