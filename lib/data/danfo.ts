@@ -4,7 +4,7 @@
 // danfojs-node takes ~1–3 s to load and brings its own TensorFlow.js 3 copy, so it is
 // required only inside the two conversion functions, never at import time.
 import type * as Danfo from 'danfojs-node';
-import { KAGGLE_LABEL_MAP, RowCollector, SentimentData } from './rows';
+import { KAGGLE_LABEL_MAP, RowCollector, SentimentData, maxIntegerLabel } from './rows';
 import { htmlTable } from '../util/table';
 
 /** danfojs-node, loaded on first use, without the ~300 "kernel already registered" lines its tfjs prints. */
@@ -68,7 +68,7 @@ export function fromDataFrame(df: Danfo.DataFrame, opts: FromDataFrameOptions = 
   let labelNames = opts.labelNames;
   if (numeric && !labelMap) {
     // Ids: each id's name comes from labelNames, a label_name column, or the id itself.
-    const maxId = rawLabels.reduce<number>((max, v) => (typeof v === 'number' && Number.isFinite(v) ? Math.max(max, v) : max), 0);
+    const maxId = maxIntegerLabel(rawLabels, opts.source ?? 'DataFrame', labelColumn) ?? 0;
     if (!labelNames && columns.includes('label_name')) {
       const names = df.column('label_name').values as unknown[];
       labelNames = Array.from({ length: maxId + 1 }, (_, id) => {
