@@ -22,7 +22,22 @@ import { envValue, parseBooleanEnv } from '../util/env';
 export type PresetName = 'gpu' | 'cpu';
 export type Quantization = 'nf4' | 'none';
 
-export interface NotebookParameters {
+/** The parameters that are Trainer arguments: TrainingArguments' own fields, names and meanings. */
+type TrainerParameters = Pick<
+  TrainingArguments,
+  | 'numTrainEpochs'
+  | 'maxSteps'
+  | 'perDeviceTrainBatchSize'
+  | 'perDeviceEvalBatchSize'
+  | 'gradientAccumulationSteps'
+  | 'learningRate'
+  | 'warmupRatio'
+  | 'warmupSteps'
+  | 'weightDecay'
+  | 'seed'
+>;
+
+export interface NotebookParameters extends TrainerParameters {
   /** Hub repo id or local checkpoint folder (config.json, model.safetensors, tokenizer files). */
   model: string;
   /** Kaggle CSV, aclImdb folder or tarball, Parquet file, or Hub dataset id. */
@@ -51,22 +66,9 @@ export interface NotebookParameters {
   /** LoraConfig.lora_dropout. */
   dropout: number;
   targetModules: string[];
-  // The Trainer's arguments (TrainingArguments' names and meanings):
-  numTrainEpochs: number;
-  /** -1: train numTrainEpochs; > 0: exactly this many optimizer steps (HF max_steps). */
-  maxSteps: number;
-  perDeviceTrainBatchSize: number;
-  perDeviceEvalBatchSize: number;
-  gradientAccumulationSteps: number;
-  learningRate: number;
-  warmupRatio: number;
-  /** > 0 wins over warmupRatio (HF's rule). */
-  warmupSteps: number;
-  weightDecay: number;
   /** Optimizer steps between evaluations (and checkpoints); 0 = about four per run. */
   evalSteps: number;
-  seed: number;
-  /** Training checkpoints (checkpoint-<step>/, git-ignored under reports/). */
+  /** Training checkpoints (checkpoint-<step>/, git-ignored under reports/); never null here. */
   outputDir: string;
   /** The trained adapter, in PEFT's format (git-ignored under reports/). */
   adapterDir: string;
