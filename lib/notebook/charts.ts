@@ -40,6 +40,17 @@ export const BASE_LAYOUT = {
   hovermode: 'x unified',
 };
 
+/** A line on the right axis (y2) through the points that have `value`; null when none has it. */
+function rightAxisTrace<P extends { step: number }>(
+  points: P[],
+  value: (p: P) => number | undefined,
+  style: Omit<PlotlyTrace, 'type'>,
+): PlotlyTrace | null {
+  const present = points.filter((p) => value(p) !== undefined);
+  if (present.length === 0) return null;
+  return { type: 'scatter', ...style, x: present.map((p) => p.step), y: present.map((p) => value(p) as number), yaxis: 'y2' };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Training loss
 // ---------------------------------------------------------------------------------------------
@@ -108,17 +119,9 @@ export function trainingLossFigure(
     xaxis: { title: { text: 'step' } },
     yaxis: { title: { text: 'cross-entropy loss' }, rangemode: 'tozero' },
   };
-  const withRate = points.filter((p) => p.lr !== undefined);
-  if (withRate.length > 0) {
-    data.push({
-      type: 'scatter',
-      mode: 'lines',
-      name: 'learning rate',
-      x: withRate.map((p) => p.step),
-      y: withRate.map((p) => p.lr as number),
-      yaxis: 'y2',
-      line: { color: COLORS.orange, width: 1.5, dash: 'dot' },
-    });
+  const rate = rightAxisTrace(points, (p) => p.lr, { mode: 'lines', name: 'learning rate', line: { color: COLORS.orange, width: 1.5, dash: 'dot' } });
+  if (rate) {
+    data.push(rate);
     layout.yaxis2 = {
       title: { text: 'learning rate' },
       overlaying: 'y',
@@ -167,18 +170,8 @@ export function validationFigure(points: EvalPoint[], opts: { title?: string } =
       line: { color: COLORS.green },
     },
   ];
-  const withF1 = points.filter((p) => p.f1 !== undefined);
-  if (withF1.length > 0) {
-    data.push({
-      type: 'scatter',
-      mode: 'lines+markers',
-      name: 'F1',
-      x: withF1.map((p) => p.step),
-      y: withF1.map((p) => p.f1 as number),
-      yaxis: 'y2',
-      line: { color: COLORS.purple, dash: 'dash' },
-    });
-  }
+  const f1 = rightAxisTrace(points, (p) => p.f1, { mode: 'lines+markers', name: 'F1', line: { color: COLORS.purple, dash: 'dash' } });
+  if (f1) data.push(f1);
   const layout = {
     ...BASE_LAYOUT,
     title: { text: opts.title ?? 'Validation' },

@@ -1,11 +1,14 @@
 // The training loop: Hugging Face `Trainer` semantics on tfjs.
 //
-// One optimizer step = `gradientAccumulationSteps` micro-batches of `batchSize` examples; their
-// gradients are summed with each loss scaled by 1/(micro-batches in the step), clipped by global
+// One optimizer step = `gradientAccumulationSteps` micro-batches of `perDeviceTrainBatchSize`
+// examples (the names are HF's TrainingArguments', see training-args.ts); their gradients are summed with each loss scaled by 1/(micro-batches in the step), clipped by global
 // norm, and applied by AdamW with a warm-up + linear-decay learning rate. Everything that decides
 // the numbers is a pure function of the arguments: the data order of an epoch depends on
 // (seed, epoch) only and dropout masks on (seed, step), so a run resumed from a checkpoint
 // computes exactly what the uninterrupted run would have.
+//
+// Around the loop: collate.ts turns texts into batches, trainer-state.ts writes and restores
+// checkpoints, callbacks.ts defines the events and the terminal reporter.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
@@ -119,7 +122,8 @@ export class Trainer {
   /**
    * Runs the training loop to the end (HF `Trainer.train`). `resumeFrom`: 'latest' (the
    * checkpoint outputDir/latest names; an error if there is none) or a checkpoint folder.
-   * Evaluates and saves as evalStrategy / saveStrategy say; see `finalEvaluation` for the end.
+   * Evaluates and saves as evalStrategy / saveStrategy say, and once more after the last step
+   * (saving as HF does; evaluating is our addition, see the comment at the end of the loop).
    */
   async train(opts: { resumeFrom?: 'latest' | string } = {}): Promise<TrainOutput> {
     const a = this.args;
