@@ -4,7 +4,8 @@
 // danfojs-node takes ~1–3 s to load and brings its own TensorFlow.js 3 copy, so it is
 // required only inside the two conversion functions, never at import time.
 import type * as Danfo from 'danfojs-node';
-import { KAGGLE_LABEL_MAP, RowCollector, SentimentData, maxIntegerLabel } from './rows';
+import { KAGGLE_LABEL_MAP, RowCollector, SentimentData } from './rows';
+import { maxIntegerLabel } from './labels';
 import { htmlTable } from '../util/table';
 
 /** danfojs-node, loaded on first use, without the ~300 "kernel already registered" lines its tfjs prints. */

@@ -47,7 +47,7 @@ export interface LoadOptions {
   textColumn?: string;
   /** Label column of a CSV / Parquet source (default `sentiment` or `label`). */
   labelColumn?: string;
-  /** Raw label value → id. Default: Kaggle's { negative: 0, positive: 1 }, or the Parquet file's own names. */
+  /** Raw label value → id. Default: the Parquet file's own names; else integer class ids (0, 1, …) as they are; else Kaggle's { negative: 0, positive: 1 }. */
   labelMap?: Record<string, number>;
   /** Longer reviews (UTF-8 bytes) are skipped with a warning. Default 1 MiB. */
   maxReviewBytes?: number;

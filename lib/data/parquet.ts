@@ -5,7 +5,8 @@
 import * as fs from 'fs';
 import * as nodeModule from 'module';
 import type * as Hyparquet from 'hyparquet';
-import { RowCollector, SentimentData, defaultLabelMap } from './rows';
+import { RowCollector, SentimentData } from './rows';
+import { defaultLabelMap } from './labels';
 import { decodeUtf8 } from './utf8';
 
 export interface ParquetReadOptions {

@@ -1,20 +1,5 @@
-// The row rules every reader shares (lib/data/rows.ts): integer ids read as ids, label maps
-// that must name every id, and the collector's checks.
-import { RowCollector, defaultLabelMap, maxIntegerLabel } from '../../lib/data/rows';
-
-test('maxIntegerLabel: the largest id when every present label is a whole number, else null', () => {
-  expect(maxIntegerLabel(['0', '1', ' 1 ', '', null, undefined, NaN], 'f.csv', 'label')).toBe(1);
-  expect(maxIntegerLabel([3, 0], 'df', 'label')).toBe(3);
-  expect(maxIntegerLabel(['0', 'positive'], 'f.csv', 'label')).toBeNull();
-  expect(maxIntegerLabel(['1.0', '0'], 'f.csv', 'label')).toBeNull();
-  expect(maxIntegerLabel([], 'f.csv', 'label')).toBeNull();
-  expect(() => maxIntegerLabel(['0', '1', '-1'], 'f.csv', 'stars')).toThrow('f.csv: label -1 at row 3 (column "stars") is out of bounds');
-});
-
-test('defaultLabelMap: ids as they are, else Kaggle’s words', () => {
-  expect(defaultLabelMap(['1', '0', '2'], 'f', 'label')).toEqual({ '0': 0, '1': 1, '2': 2 });
-  expect(defaultLabelMap(['positive', 'negative'], 'f', 'label')).toEqual({ negative: 0, positive: 1 });
-});
+// The row rules every reader shares (lib/data/rows.ts): label maps that must name every id.
+import { RowCollector } from '../../lib/data/rows';
 
 test('a collector refuses a label map whose ids have no name', () => {
   expect(() => new RowCollector({ source: 'x.parquet', labelMap: { a: 0, b: 2 }, labelNames: ['a', 'b'] })).toThrow(
