@@ -70,7 +70,7 @@ export class Trainer {
   readonly totalSteps: number;
   readonly numEpochs: number;
   readonly warmupSteps: number;
-  /** Number of classes, from the model's logits; every label must be below it. */
+  /** Number of classes (the model's own count, else the width of its logits); every label must be below it. */
   readonly numLabels: number;
   globalStep = 0;
   private history: { steps: StepEvent[]; evals: EvalEvent[] } = { steps: [], evals: [] };
