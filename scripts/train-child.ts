@@ -1,4 +1,4 @@
-// A training run in its own process, for the resume-after-kill test (test/train-resume.test.ts).
+// A training run in its own process, for the resume-after-kill test (test/training/resume.test.ts).
 //
 //   npx ts-node --transpile-only scripts/train-child.ts <outputDir> [--resume] [--step-delay-ms N]
 //
@@ -13,13 +13,15 @@ import { TinyClassifier, countingTask } from '../test/helpers/tiny-classifier';
 
 export const CHILD_SIZES = { vocab: 10, dim: 8, hidden: 8, labels: 2 };
 export const CHILD_ARGS = {
-  batchSize: 4,
+  perDeviceTrainBatchSize: 4,
   gradientAccumulationSteps: 2,
-  epochs: 4,
+  numTrainEpochs: 4,
   learningRate: 1e-2,
   warmupRatio: 0.1,
   weightDecay: 0.01,
+  saveStrategy: 'steps',
   saveSteps: 2,
+  evalStrategy: 'steps',
   evalSteps: 5,
 } as const;
 

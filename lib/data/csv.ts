@@ -1,11 +1,12 @@
 // Sentiment data from a CSV file: the Kaggle "IMDB Dataset of 50K Movie Reviews" layout
-// (`review,sentiment`, values positive/negative, RFC 4180 quoting) or any CSV/TSV with a text
-// and a label column. Parsing is papaparse's; this file adds the checks that keep a broken
+// (`review,sentiment`, values positive/negative, RFC 4180 quoting), `text,label` with integer
+// class ids (what `datasets`' to_csv writes), or any CSV/TSV with a text and a label column. Parsing is papaparse's; this file adds the checks that keep a broken
 // file from turning into silently wrong training data.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as Papa from 'papaparse';
-import { KAGGLE_LABEL_MAP, RowCollector, SentimentData } from './rows';
+import { RowCollector, SentimentData } from './rows';
+import { defaultLabelMap } from './labels';
 import { decodeUtf8 } from './utf8';
 
 export interface CsvReadOptions {
@@ -13,7 +14,10 @@ export interface CsvReadOptions {
   textColumn?: string;
   /** Default: `sentiment` if the header has it, else `label`. */
   labelColumn?: string;
-  /** Default: { negative: 0, positive: 1 } (Kaggle's values). */
+  /**
+   * Raw label → id. Default: integer class ids (`0`, `1`, … as `datasets`' to_csv writes them)
+   * as they are, else Kaggle's { negative: 0, positive: 1 }.
+   */
   labelMap?: Record<string, number>;
   maxReviewBytes?: number;
   onWarning?: (message: string) => void;
@@ -55,7 +59,7 @@ export function readSentimentCsv(file: string, opts: CsvReadOptions = {}): Senti
 
   const collector = new RowCollector({
     source: file,
-    labelMap: opts.labelMap ?? KAGGLE_LABEL_MAP,
+    labelMap: opts.labelMap ?? defaultLabelMap(parsed.data.map((row) => row[labelColumn]), file, labelColumn),
     labelField: labelColumn,
     maxReviewBytes: opts.maxReviewBytes,
     onWarning: opts.onWarning,

@@ -1,11 +1,12 @@
 // Tables for the notebook: SentimentData ⇄ danfojs DataFrame (the original notebook was
-// pandas), and an escaped HTML table, since tslab has no renderer for a DataFrame.
+// pandas), and a preview as an escaped HTML table, since tslab has no renderer for a DataFrame.
 //
 // danfojs-node takes ~1–3 s to load and brings its own TensorFlow.js 3 copy, so it is
 // required only inside the two conversion functions, never at import time.
 import type * as Danfo from 'danfojs-node';
 import { KAGGLE_LABEL_MAP, RowCollector, SentimentData } from './rows';
-import { escapeHtml } from '../util/html';
+import { maxIntegerLabel } from './labels';
+import { htmlTable } from '../util/table';
 
 /** danfojs-node, loaded on first use, without the ~300 "kernel already registered" lines its tfjs prints. */
 function loadDanfo(): typeof Danfo {
@@ -68,7 +69,7 @@ export function fromDataFrame(df: Danfo.DataFrame, opts: FromDataFrameOptions = 
   let labelNames = opts.labelNames;
   if (numeric && !labelMap) {
     // Ids: each id's name comes from labelNames, a label_name column, or the id itself.
-    const maxId = rawLabels.reduce<number>((max, v) => (typeof v === 'number' && Number.isFinite(v) ? Math.max(max, v) : max), 0);
+    const maxId = maxIntegerLabel(rawLabels, opts.source ?? 'DataFrame', labelColumn) ?? 0;
     if (!labelNames && columns.includes('label_name')) {
       const names = df.column('label_name').values as unknown[];
       labelNames = Array.from({ length: maxId + 1 }, (_, id) => {
@@ -99,51 +100,27 @@ export function fromDataFrame(df: Danfo.DataFrame, opts: FromDataFrameOptions = 
 export interface HtmlTableOptions {
   /** Rows shown (default 10); the caption says how many there are in all. */
   maxRows?: number;
-  /** Characters shown per cell before "…" (default 300). */
+  /** Characters shown per cell, "…" included (default 300). */
   maxChars?: number;
   /** Columns to show, in order (default: the keys of the first row). */
   columns?: string[];
 }
 
 /**
- * An HTML table of the first rows: SentimentData (columns text, label) or plain row objects.
- * Every cell is escaped, so reviews with <br /> or <script> show as text.
+ * An HTML table of the first rows (util/table.ts' htmlTable): SentimentData (columns text,
+ * label name) or plain row objects, captioned "<shown> of <total> rows". Every cell is escaped,
+ * so reviews with <br /> or <script> show as text.
  */
 export function toHtmlTable(rows: SentimentData | Array<Record<string, unknown>>, opts: HtmlTableOptions = {}): string {
   const maxRows = opts.maxRows ?? 10;
-  const maxChars = opts.maxChars ?? 300;
-  const records = Array.isArray(rows) ? rows : sentimentRecords(rows, maxRows);
+  // Only the rows shown become records: SentimentData may hold 50,000 reviews.
+  const records = Array.isArray(rows) ? rows.slice(0, maxRows) : sentimentRecords(rows, maxRows);
   const total = Array.isArray(rows) ? rows.length : rows.texts.length;
-  const columns = opts.columns ?? (records.length > 0 ? Object.keys(records[0]) : []);
-  const shown = records.slice(0, maxRows);
-
-  const head = columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('');
-  const body = shown
-    .map((record) => {
-      const cells = columns.map((c) => `<td style="text-align:left">${escapeHtml(truncate(cellText(record[c]), maxChars))}</td>`);
-      return `<tr>${cells.join('')}</tr>`;
-    })
-    .join('\n');
-  const caption = `${shown.length} of ${total} row${total === 1 ? '' : 's'}`;
-  return (
-    `<table class="qlora-data">\n<caption>${caption}</caption>\n` +
-    `<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>`
-  );
+  const caption = `${records.length} of ${total} row${total === 1 ? '' : 's'}`;
+  return htmlTable(records, { maxRows, maxChars: opts.maxChars ?? 300, columns: opts.columns, caption });
 }
 
 function sentimentRecords(data: SentimentData, count: number): Array<Record<string, unknown>> {
   const n = Math.min(count, data.texts.length);
   return Array.from({ length: n }, (_, i) => ({ text: data.texts[i], label: data.labelNames[data.labels[i]] }));
 }
-
-function cellText(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  return typeof value === 'string' ? value : String(value);
-}
-
-/** At most `maxChars` characters (whole code points, so no half emoji), then "…". */
-function truncate(text: string, maxChars: number): string {
-  const chars = Array.from(text);
-  return chars.length <= maxChars ? text : chars.slice(0, maxChars).join('') + '…';
-}
-

@@ -1,12 +1,13 @@
 // Sentiment data in: one entry point, `loadSentimentData(source)`, for every form IMDB comes in.
 //
-//   Kaggle CSV (review,sentiment)            → data-csv.ts
-//   a folder with train.csv / test.csv        → data-csv.ts, per split
-//   aclImdb folder or aclImdb_v1.tar.gz       → data-aclimdb.ts
-//   a .parquet file, or a Hub dataset id      → data-parquet.ts (Hub files fetched by hub.ts)
+//   Kaggle CSV (review,sentiment) or text,label  → csv.ts
+//   a folder with train.csv / test.csv            → csv.ts, per split
+//   aclImdb folder or aclImdb_v1.tar.gz           → aclimdb.ts
+//   a .parquet file, or a Hub dataset id          → parquet.ts (Hub files fetched by hub/hub.ts)
 //
-// and out: SentimentData {texts, labels, labelNames, source, skipped}. The notebook's pandas
-// steps (sample, split, shuffle) are in data-ops.ts; DataFrame and HTML tables in data-frame.ts.
+// and out: SentimentData {texts, labels, labelNames, source, skipped} (rows.ts; default label
+// maps in labels.ts). The notebook's pandas steps (sample, split, shuffle) are in ops.ts;
+// DataFrame conversion and the HTML preview in danfo.ts.
 import * as fs from 'fs';
 import * as path from 'path';
 import { isAclImdbFolder, readAclImdbFolder, readAclImdbTarball } from './aclimdb';
@@ -47,7 +48,7 @@ export interface LoadOptions {
   textColumn?: string;
   /** Label column of a CSV / Parquet source (default `sentiment` or `label`). */
   labelColumn?: string;
-  /** Raw label value → id. Default: Kaggle's { negative: 0, positive: 1 }, or the Parquet file's own names. */
+  /** Raw label value → id. Default: the Parquet file's own names; else integer class ids (0, 1, …) as they are; else Kaggle's { negative: 0, positive: 1 }. */
   labelMap?: Record<string, number>;
   /** Longer reviews (UTF-8 bytes) are skipped with a warning. Default 1 MiB. */
   maxReviewBytes?: number;

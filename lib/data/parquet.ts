@@ -5,7 +5,8 @@
 import * as fs from 'fs';
 import * as nodeModule from 'module';
 import type * as Hyparquet from 'hyparquet';
-import { KAGGLE_LABEL_MAP, RowCollector, SentimentData } from './rows';
+import { RowCollector, SentimentData } from './rows';
+import { defaultLabelMap } from './labels';
 import { decodeUtf8 } from './utf8';
 
 export interface ParquetReadOptions {
@@ -85,7 +86,7 @@ export async function readSentimentParquet(
   const rawLabels = rows.map((row, i) =>
     toRawLabel(row[labelColumn], classNames, `${file} row ${i + 1} column "${labelColumn}"`),
   );
-  const labelMap = opts.labelMap ?? defaultLabelMap(classNames, rawLabels);
+  const labelMap = opts.labelMap ?? fileLabelMap(classNames, rawLabels, source, labelColumn);
   const collector = new RowCollector({
     source,
     labelMap,
@@ -130,13 +131,8 @@ function toRawLabel(value: unknown, classNames: string[] | null, where: string):
   return String(value);
 }
 
-/** Names from the file's metadata; else integer ids 0..K-1 as they are; else Kaggle's words. */
-function defaultLabelMap(classNames: string[] | null, rawLabels: Array<string | null>): Record<string, number> {
+/** Names from the file's metadata; else integer ids as they are; else Kaggle's words (rows.ts). */
+function fileLabelMap(classNames: string[] | null, rawLabels: Array<string | null>, source: string, labelColumn: string): Record<string, number> {
   if (classNames) return Object.fromEntries(classNames.map((name, id) => [name, id]));
-  const present = rawLabels.filter((l): l is string => l !== null && l.trim() !== '');
-  if (present.length > 0 && present.every((l) => /^\d+$/.test(l))) {
-    const maxId = present.reduce((max, l) => Math.max(max, Number(l)), 0);
-    return Object.fromEntries(Array.from({ length: maxId + 1 }, (_, id) => [String(id), id]));
-  }
-  return { ...KAGGLE_LABEL_MAP };
+  return defaultLabelMap(rawLabels, source, labelColumn);
 }

@@ -125,6 +125,14 @@ export class RowCollector {
   constructor(private readonly opts: CollectorOptions) {
     this.maxReviewBytes = opts.maxReviewBytes ?? DEFAULT_MAX_REVIEW_BYTES;
     this.labelNames = opts.labelNames ?? labelNamesFromMap(opts.labelMap);
+    for (const [value, id] of Object.entries(opts.labelMap)) {
+      if (!(Number.isInteger(id) && id >= 0 && id < this.labelNames.length)) {
+        throw new Error(
+          `${opts.source}: labelMap maps ${JSON.stringify(value)} to ${id}, out of bounds for ${this.labelNames.length} labels ` +
+            `(${this.labelNames.map((n) => JSON.stringify(n)).join(', ')}); class ids must be 0..${this.labelNames.length - 1}.`,
+        );
+      }
+    }
   }
 
   /** `row` is the 1-based data row; `where` names a file when a row number alone is vague. */

@@ -1,9 +1,9 @@
-// Plotly figure specs and small HTML/text renderers for the notebook and its report.
+// The notebook's plotly figures: training loss, validation metrics, confusion matrix, token
+// lengths, memory.
 //
-// Everything here is pure: plain data in, a plotly `{ data, layout }` object or a string out. No
-// tslab, no DOM, no file access, so the figures can be unit-tested in jest and built in plain
-// Node. `display.ts` is what puts them on screen (a live notebook output or the terminal).
-import { escapeHtml } from '../util/html';
+// Everything here is pure: plain data in, a plotly `{ data, layout }` object out. No tslab, no
+// DOM, no file access, so the figures can be unit-tested in jest and built in plain Node.
+// figure-output.ts turns a figure into HTML or a text summary; display.ts puts it on screen.
 
 /** One plotly trace. Only the fields we use are typed; plotly accepts many more. */
 export interface PlotlyTrace {
@@ -22,7 +22,8 @@ export interface PlotlyFigure {
   config?: Record<string, unknown>;
 }
 
-const COLORS = {
+/** matplotlib's default colour cycle (tab10), which plotly users also know from D3. */
+export const COLORS = {
   blue: '#1f77b4',
   orange: '#ff7f0e',
   green: '#2ca02c',
@@ -31,12 +32,24 @@ const COLORS = {
   grey: '#7f7f7f',
 };
 
-const BASE_LAYOUT = {
+/** Layout shared by every figure (height in px). */
+export const BASE_LAYOUT = {
   height: 380,
   margin: { l: 70, r: 70, t: 50, b: 50 },
   legend: { orientation: 'h', x: 0, y: -0.18 },
   hovermode: 'x unified',
 };
+
+/** A line on the right axis (y2) through the points that have `value`; null when none has it. */
+function rightAxisTrace<P extends { step: number }>(
+  points: P[],
+  value: (p: P) => number | undefined,
+  style: Omit<PlotlyTrace, 'type'>,
+): PlotlyTrace | null {
+  const present = points.filter((p) => value(p) !== undefined);
+  if (present.length === 0) return null;
+  return { type: 'scatter', ...style, x: present.map((p) => p.step), y: present.map((p) => value(p) as number), yaxis: 'y2' };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Training loss
@@ -106,17 +119,9 @@ export function trainingLossFigure(
     xaxis: { title: { text: 'step' } },
     yaxis: { title: { text: 'cross-entropy loss' }, rangemode: 'tozero' },
   };
-  const withRate = points.filter((p) => p.lr !== undefined);
-  if (withRate.length > 0) {
-    data.push({
-      type: 'scatter',
-      mode: 'lines',
-      name: 'learning rate',
-      x: withRate.map((p) => p.step),
-      y: withRate.map((p) => p.lr as number),
-      yaxis: 'y2',
-      line: { color: COLORS.orange, width: 1.5, dash: 'dot' },
-    });
+  const rate = rightAxisTrace(points, (p) => p.lr, { mode: 'lines', name: 'learning rate', line: { color: COLORS.orange, width: 1.5, dash: 'dot' } });
+  if (rate) {
+    data.push(rate);
     layout.yaxis2 = {
       title: { text: 'learning rate' },
       overlaying: 'y',
@@ -165,18 +170,8 @@ export function validationFigure(points: EvalPoint[], opts: { title?: string } =
       line: { color: COLORS.green },
     },
   ];
-  const withF1 = points.filter((p) => p.f1 !== undefined);
-  if (withF1.length > 0) {
-    data.push({
-      type: 'scatter',
-      mode: 'lines+markers',
-      name: 'F1',
-      x: withF1.map((p) => p.step),
-      y: withF1.map((p) => p.f1 as number),
-      yaxis: 'y2',
-      line: { color: COLORS.purple, dash: 'dash' },
-    });
-  }
+  const f1 = rightAxisTrace(points, (p) => p.f1, { mode: 'lines+markers', name: 'F1', line: { color: COLORS.purple, dash: 'dash' } });
+  if (f1) data.push(f1);
   const layout = {
     ...BASE_LAYOUT,
     title: { text: opts.title ?? 'Validation' },
@@ -362,298 +357,3 @@ export function tokenLengthHistogramFigure(
     },
   };
 }
-
-// ---------------------------------------------------------------------------------------------
-// Memory
-// ---------------------------------------------------------------------------------------------
-
-export interface MemoryRow {
-  label: string;
-  fp32Bytes: number;
-  nf4Bytes: number;
-}
-
-const MIB = 1024 * 1024;
-
-/** What memoryRows needs of a linear layer (lib/linear.ts' Linear has it). */
-export interface SizedLinear {
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  /** Bytes the weight really occupies on the device (NF4: codes + block scales). */
-  weightBytes(): number;
-}
-
-/**
- * Memory rows measured on a model's linear layers (by HF module path): the bytes each weight
- * really holds against 4 bytes per value in fp32, grouped into attention, feed-forward and
- * classifier head, plus a total row.
- */
-export function memoryRows(linears: Map<string, SizedLinear>): MemoryRow[] {
-  const groups: Array<{ label: string; test: (path: string) => boolean }> = [
-    { label: 'attention (q, k, v, out)', test: (p) => /\.attention\./.test(p) },
-    { label: 'feed-forward (lin1, lin2)', test: (p) => /\.ffn\./.test(p) },
-    { label: 'classifier head', test: (p) => !/\.attention\.|\.ffn\./.test(p) },
-  ];
-  const rows: MemoryRow[] = [];
-  for (const group of groups) {
-    let fp32Bytes = 0;
-    let nf4Bytes = 0;
-    for (const [path, layer] of linears) {
-      if (!group.test(path)) continue;
-      fp32Bytes += 4 * layer.inFeatures * layer.outFeatures;
-      nf4Bytes += layer.weightBytes();
-    }
-    if (fp32Bytes > 0) rows.push({ label: group.label, fp32Bytes, nf4Bytes });
-  }
-  rows.push({
-    label: 'all linear layers',
-    fp32Bytes: rows.reduce((n, r) => n + r.fp32Bytes, 0),
-    nf4Bytes: rows.reduce((n, r) => n + r.nf4Bytes, 0),
-  });
-  return rows;
-}
-
-/** Grouped bars: fp32 vs NF4 bytes (in MiB) per row, e.g. per layer kind or for the whole model. */
-export function memoryFigure(rows: MemoryRow[], opts: { title?: string } = {}): PlotlyFigure {
-  const labels = rows.map((r) => r.label);
-  const fp32 = rows.map((r) => r.fp32Bytes / MIB);
-  const nf4 = rows.map((r) => r.nf4Bytes / MIB);
-  return {
-    data: [
-      {
-        type: 'bar',
-        name: 'fp32',
-        x: labels,
-        y: fp32,
-        text: fp32.map((v) => `${v.toFixed(1)} MiB`),
-        textposition: 'outside',
-        marker: { color: COLORS.grey },
-      },
-      {
-        type: 'bar',
-        name: 'NF4',
-        x: labels,
-        y: nf4,
-        text: rows.map((r) => `${(r.nf4Bytes / MIB).toFixed(1)} MiB (${(r.fp32Bytes / r.nf4Bytes).toFixed(1)}× smaller)`),
-        textposition: 'outside',
-        marker: { color: COLORS.green },
-      },
-    ],
-    layout: {
-      ...BASE_LAYOUT,
-      hovermode: 'closest',
-      barmode: 'group',
-      title: { text: opts.title ?? 'Frozen weight memory: fp32 vs NF4' },
-      yaxis: { title: { text: 'MiB' }, rangemode: 'tozero' },
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTML
-// ---------------------------------------------------------------------------------------------
-
-/**
- * JSON that is safe inside a <script> element: `<`, `>` and `&` become \u escapes (so no
- * `</script>` or `<!--` can end the script early), as do U+2028/U+2029 (line breaks in old JS).
- */
-export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value)
-    .replace(/</g, '\\u003c')
-    .replace(/>/g, '\\u003e')
-    .replace(/&/g, '\\u0026')
-    .replace(/\u2028/g, '\\u2028')
-    .replace(/\u2029/g, '\\u2029');
-}
-
-/**
- * The plotly.js bundle as one inline <script>. `</` becomes `<\/` (the same string in JS) so
- * the HTML parser cannot see a closing tag inside it. Skipped when Plotly is already loaded.
- */
-export function plotlyBundleHtml(bundleSource: string): string {
-  const escaped = bundleSource.replace(/<\//g, '<\\/');
-  return (
-    '<script type="text/javascript">\n' +
-    'if (typeof window.Plotly === "undefined") {\n' +
-    escaped +
-    '\n}\n</script>'
-  );
-}
-
-const DEFAULT_CONFIG = { responsive: true, displaylogo: false };
-
-/**
- * A <div> plus a script that draws the figure into it with Plotly.newPlot. The script waits
- * (up to 20 s) until both the div is in the page and Plotly is defined: in a live notebook the
- * output may be attached after its scripts start, and the bundle may still be loading.
- */
-export function figureHtml(fig: PlotlyFigure, divId: string): string {
-  if (!/^[A-Za-z][\w-]*$/.test(divId)) throw new Error(`figureHtml: invalid div id '${divId}'`);
-  const height = typeof fig.layout.height === 'number' ? fig.layout.height : BASE_LAYOUT.height;
-  const spec = { data: fig.data, layout: fig.layout, config: { ...DEFAULT_CONFIG, ...fig.config } };
-  return `<div id="${divId}" class="qlora-chart" style="width:100%;max-width:960px;height:${height}px;"></div>
-<script type="text/javascript">
-(function () {
-  var spec = ${jsonForScript(spec)};
-  var started = Date.now();
-  function draw() {
-    var el = document.getElementById(${jsonForScript(divId)});
-    if (el && typeof window.Plotly !== "undefined") {
-      window.Plotly.newPlot(el, spec.data, spec.layout, spec.config);
-    } else if (Date.now() - started < 20000) {
-      setTimeout(draw, 50);
-    } else if (el) {
-      el.textContent = "plotly.js is not loaded: run the cell that calls ensurePlotly() (and trust the notebook).";
-    }
-  }
-  draw();
-})();
-</script>`;
-}
-
-export interface TableOptions {
-  /** Column order and selection (default: the keys of the first row). */
-  columns?: string[];
-  caption?: string;
-  /** Longer strings are cut with an ellipsis (default 300 characters). */
-  maxChars?: number;
-  /** Rows beyond this are left out, with a note (default 50). */
-  maxRows?: number;
-}
-
-/** Formats one table cell: integers as is, other numbers to 4 significant digits (0.8828, 5e-5). */
-export function formatCell(value: unknown, maxChars = 300): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'number') {
-    if (Number.isInteger(value) || !Number.isFinite(value)) return String(value);
-    return String(Number(value.toPrecision(4)));
-  }
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > maxChars ? text.slice(0, maxChars - 1) + '…' : text;
-}
-
-function tableColumns(rows: Record<string, unknown>[], opts: TableOptions): string[] {
-  return opts.columns ?? (rows.length > 0 ? Object.keys(rows[0]) : []);
-}
-
-/** An HTML table of the rows, every value escaped. */
-export function htmlTable(rows: Record<string, unknown>[], opts: TableOptions = {}): string {
-  const columns = tableColumns(rows, opts);
-  const maxRows = opts.maxRows ?? 50;
-  const shown = rows.slice(0, maxRows);
-  const head = columns.map((c) => `<th style="text-align:left">${escapeHtml(c)}</th>`).join('');
-  const body = shown
-    .map((row) => {
-      const cells = columns.map((c) => {
-        const v = row[c];
-        const align = typeof v === 'number' ? 'right' : 'left';
-        return `<td style="text-align:${align}">${escapeHtml(formatCell(v, opts.maxChars))}</td>`;
-      });
-      return `<tr>${cells.join('')}</tr>`;
-    })
-    .join('\n');
-  const caption = opts.caption ? `<caption>${escapeHtml(opts.caption)}</caption>` : '';
-  const more =
-    rows.length > shown.length ? `<p><i>… ${rows.length - shown.length} more rows not shown</i></p>` : '';
-  return `<table class="qlora-table">${caption}<thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>${more}`;
-}
-
-/** The same table as aligned plain text, for the terminal. */
-export function textTable(rows: Record<string, unknown>[], opts: TableOptions = {}): string {
-  const columns = tableColumns(rows, opts);
-  const maxRows = opts.maxRows ?? 50;
-  const cells = rows.slice(0, maxRows).map((row) => columns.map((c) => formatCell(row[c], opts.maxChars ?? 60)));
-  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
-  const out = [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)];
-  if (opts.caption) out.unshift(opts.caption);
-  if (rows.length > maxRows) out.push(`… ${rows.length - maxRows} more rows`);
-  return out.join('\n');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Progress
-// ---------------------------------------------------------------------------------------------
-
-export interface ProgressState {
-  label: string;
-  done: number;
-  total: number;
-  elapsedSeconds: number;
-  /** Extra text after the counts, e.g. "loss 0.412". */
-  info?: string;
-}
-
-/** "m:ss" or "h:mm:ss"; "?" when unknown. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
-}
-
-/** Seconds left at the average rate so far (NaN before the first item is done). */
-export function etaSeconds(p: ProgressState): number {
-  if (p.done <= 0) return NaN;
-  return (p.elapsedSeconds / p.done) * Math.max(0, p.total - p.done);
-}
-
-function progressWords(p: ProgressState): string {
-  const percent = p.total > 0 ? Math.floor((100 * p.done) / p.total) : 100;
-  const timing =
-    p.done >= p.total
-      ? `${formatDuration(p.elapsedSeconds)} total`
-      : `${formatDuration(p.elapsedSeconds)} elapsed, ETA ${formatDuration(etaSeconds(p))}`;
-  return `${p.done}/${p.total} (${percent}%) · ${timing}` + (p.info ? ` · ${p.info}` : '');
-}
-
-/** One terminal line: `label [#####.....] 50/100 (50%) · 0:10 elapsed, ETA 0:10 · info`. */
-export function progressText(p: ProgressState, width = 30): string {
-  const fraction = p.total > 0 ? Math.min(1, p.done / p.total) : 1;
-  const filled = Math.round(fraction * width);
-  return `${p.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${progressWords(p)}`;
-}
-
-/** An HTML progress bar in the style of transformers' notebook progress. */
-export function progressHtml(p: ProgressState): string {
-  const max = Math.max(p.total, 1);
-  return (
-    `<div class="qlora-progress" style="font-family:monospace">` +
-    `<b>${escapeHtml(p.label)}</b> ` +
-    `<progress value="${Math.min(p.done, max)}" max="${max}" style="width:300px;vertical-align:middle"></progress> ` +
-    `${escapeHtml(progressWords(p))}</div>`
-  );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Text summaries (what a chart says when there is no notebook to draw it in)
-// ---------------------------------------------------------------------------------------------
-
-function formatNumber(v: unknown): string {
-  return typeof v === 'number' ? formatCell(v) : String(v);
-}
-
-/** A few lines describing a figure: its title and, per trace, its size and last value. */
-export function figureSummary(fig: PlotlyFigure): string {
-  const title = fig.layout?.title?.text ?? 'chart';
-  const lines = [`[chart] ${title}`];
-  for (const trace of fig.data) {
-    const name = trace.name ?? trace.type;
-    if (trace.type === 'heatmap' && trace.z) {
-      lines.push(`  ${name}: ${trace.z.map((row) => row.join(' ')).join(' | ')}`);
-    } else if (trace.type === 'bar' && trace.x && trace.y) {
-      const pairs = trace.x.map((x, i) => `${formatNumber(x)}=${formatNumber(trace.y![i])}`);
-      const shown = pairs.length > 8 ? [...pairs.slice(0, 8), `… (${pairs.length} bars)`] : pairs;
-      lines.push(`  ${name}: ${shown.join(', ')}`);
-    } else if (trace.y) {
-      const finite = trace.y.filter((v) => v !== null);
-      const last = finite.length > 0 ? formatNumber(finite[finite.length - 1]) : '-';
-      lines.push(`  ${name}: ${trace.y.length} points, last ${last}`);
-    }
-  }
-  return lines.join('\n');
-}
-
-export { escapeHtml };

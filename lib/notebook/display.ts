@@ -11,23 +11,11 @@
 // so the report shows the final state as long as `done()` is called before the cell ends.
 import * as fs from 'fs';
 import type { Display } from 'tslab';
-import {
-  EvalPoint,
-  PlotlyFigure,
-  ProgressState,
-  TableOptions,
-  escapeHtml,
-  figureHtml,
-  figureSummary,
-  htmlTable,
-  plotlyBundleHtml,
-  progressHtml,
-  progressText,
-  textTable,
-  TrainingPoint,
-  trainingLossFigure,
-  validationFigure,
-} from './charts';
+import { EvalPoint, PlotlyFigure, TrainingPoint, trainingLossFigure, validationFigure } from './charts';
+import { figureHtml, figureSummary, plotlyBundleHtml } from './figure-output';
+import { escapeHtml } from '../util/html';
+import { ProgressState, progressHtml, progressLine, progressText } from '../util/progress';
+import { TableOptions, htmlTable, textTable } from '../util/table';
 
 /** Where outputs go. `show` adds an output; `live()` makes one whose content later calls replace. */
 export interface DisplayTarget {
@@ -256,8 +244,9 @@ export function progressBar(total: number, label: string, opts: LiveOptions = {}
     render = (p) => output.show(progressHtml(p));
     finish = render;
   } else if (!overrideTarget && process.stdout.isTTY) {
-    render = (p) => process.stdout.write(`\r${progressText(p)}\x1b[K`);
-    finish = (p) => process.stdout.write(`\r${progressText(p)}\x1b[K\n`);
+    const line = progressLine(process.stdout);
+    render = (p) => line.update(progressText(p));
+    finish = (p) => line.end(progressText(p));
   } else {
     let lastTenth = -1;
     render = (p) => {

@@ -1,11 +1,14 @@
 // The notebook's parameters: one object read from the QLORA_* environment variables, with a preset
-// chosen by the backend, plus the little glue the notebook's cells share (LoRA and Trainer
-// settings made from the parameters, and safe re-running of cells).
+// chosen by the backend, and the LoRA and Trainer settings made from it.
 //
 //   const params = notebookParameters(backend);   // backend: what selectBackend() chose
 //   params.r = 16;                                  // change anything, then re-run the cells below
 //   getPeftModel(model, loraConfig(params));
 //   new Trainer({ ..., args: trainingArguments(params, trainData.labels.length) });
+//
+// PARAMETERS is the one table of names: each parameter's environment variable, what it may be,
+// and whether it is a Trainer argument, in which case it has TrainingArguments' name (HF's, in
+// camelCase) and is passed on unchanged.
 //
 // Presets: 'gpu' is the original Python notebook's settings (10% of IMDB, 512 tokens, batch 8 ×
 // 2 accumulation, lr 5e-5). 'cpu' is a small run that finishes on a 2-core machine: 1% of IMDB,
@@ -13,12 +16,28 @@
 // backend's memory when training), and a larger learning rate (5e-4) to learn something in
 // 40 optimizer steps. Any QLORA_* variable overrides its preset value.
 import type { LoraConfig } from '../peft/config';
-import type { TrainingArguments } from '../training/trainer';
+import type { TrainingArguments } from '../training/training-args';
+import { envValue, parseBooleanEnv } from '../util/env';
 
 export type PresetName = 'gpu' | 'cpu';
 export type Quantization = 'nf4' | 'none';
 
-export interface NotebookParameters {
+/** The parameters that are Trainer arguments: TrainingArguments' own fields, names and meanings. */
+type TrainerParameters = Pick<
+  TrainingArguments,
+  | 'numTrainEpochs'
+  | 'maxSteps'
+  | 'perDeviceTrainBatchSize'
+  | 'perDeviceEvalBatchSize'
+  | 'gradientAccumulationSteps'
+  | 'learningRate'
+  | 'warmupRatio'
+  | 'warmupSteps'
+  | 'weightDecay'
+  | 'seed'
+>;
+
+export interface NotebookParameters extends TrainerParameters {
   /** Hub repo id or local checkpoint folder (config.json, model.safetensors, tokenizer files). */
   model: string;
   /** Kaggle CSV, aclImdb folder or tarball, Parquet file, or Hub dataset id. */
@@ -36,37 +55,88 @@ export interface NotebookParameters {
   validationSize: number;
   /** Validation reviews evaluated during training; 0 = all of the validation split. */
   evalSize: number;
+  /** Tokens per review after truncation and padding. */
   maxLength: number;
   quant: Quantization;
   doubleQuant: boolean;
+  /** LoRA rank, LoraConfig.r. */
   r: number;
+  /** LoraConfig.lora_alpha. */
   alpha: number;
+  /** LoraConfig.lora_dropout. */
   dropout: number;
   targetModules: string[];
-  epochs: number;
-  /** If > 0, train exactly this many optimizer steps instead of `epochs` (HF max_steps). */
-  maxSteps: number;
-  batchSize: number;
-  evalBatchSize: number;
-  gradAccum: number;
-  lr: number;
-  /** A fraction of the optimizer steps (< 1, e.g. 0.1) or a number of steps (a whole number ≥ 1). */
-  warmup: number;
-  weightDecay: number;
-  /** Optimizer steps between evaluations; 0 = about four evaluations per run. */
+  /** Optimizer steps between evaluations (and checkpoints); 0 = about four per run. */
   evalSteps: number;
-  seed: number;
-  /** Training checkpoints (checkpoint-<step>/, git-ignored under reports/). */
+  /** Training checkpoints (checkpoint-<step>/, git-ignored under reports/); never null here. */
   outputDir: string;
   /** The trained adapter, in PEFT's format (git-ignored under reports/). */
   adapterDir: string;
 }
 
+type Rule =
+  | { kind: 'int'; min: number }
+  | { kind: 'number'; min: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean }
+  | { kind: 'string' }
+  | { kind: 'boolean' }
+  | { kind: 'list' }
+  | { kind: 'choice'; values: string[]; meaning: string };
+
+interface ParameterSpec {
+  /** The environment variable that sets it. */
+  variable: string;
+  rule: Rule;
+  /** True: a TrainingArguments field of the same name, passed to the Trainer as it is. */
+  trainingArgument?: true;
+}
+
+const int = (min: number): Rule => ({ kind: 'int', min });
+const STRING: Rule = { kind: 'string' };
+const SHARE: Rule = { kind: 'number', min: 0, max: 1, minExclusive: true, maxExclusive: true };
+
+/** Every parameter: its variable, what it may be, and whether it is a Trainer argument. */
+export const PARAMETERS: { readonly [K in keyof NotebookParameters]: ParameterSpec } = {
+  model: { variable: 'QLORA_MODEL', rule: STRING },
+  data: { variable: 'QLORA_DATA', rule: STRING },
+  cacheDir: { variable: 'QLORA_CACHE_DIR', rule: STRING },
+  backend: { variable: 'QLORA_BACKEND', rule: STRING },
+  preset: { variable: 'QLORA_PRESET', rule: { kind: 'choice', values: ['gpu', 'cpu'], meaning: "'gpu' (the original notebook's settings) or 'cpu' (a small run)" } },
+  sampleFrac: { variable: 'QLORA_SAMPLE_FRAC', rule: { kind: 'number', min: 0, max: 1, minExclusive: true } },
+  testSize: { variable: 'QLORA_TEST_SIZE', rule: SHARE },
+  validationSize: { variable: 'QLORA_VALIDATION_SIZE', rule: SHARE },
+  evalSize: { variable: 'QLORA_EVAL_SIZE', rule: int(0) },
+  maxLength: { variable: 'QLORA_MAX_LENGTH', rule: int(3) },
+  quant: { variable: 'QLORA_QUANT', rule: { kind: 'choice', values: ['nf4', 'none'], meaning: "'nf4' (4-bit base, QLoRA) or 'none' (fp32 base, plain LoRA)" } },
+  doubleQuant: { variable: 'QLORA_DOUBLE_QUANT', rule: { kind: 'boolean' } },
+  r: { variable: 'QLORA_R', rule: int(1) },
+  alpha: { variable: 'QLORA_ALPHA', rule: { kind: 'number', min: 0, minExclusive: true } },
+  dropout: { variable: 'QLORA_DROPOUT', rule: { kind: 'number', min: 0, max: 1, maxExclusive: true } },
+  targetModules: { variable: 'QLORA_TARGET_MODULES', rule: { kind: 'list' } },
+  numTrainEpochs: { variable: 'QLORA_EPOCHS', rule: int(1), trainingArgument: true },
+  maxSteps: { variable: 'QLORA_MAX_STEPS', rule: int(-1), trainingArgument: true },
+  perDeviceTrainBatchSize: { variable: 'QLORA_BATCH_SIZE', rule: int(1), trainingArgument: true },
+  perDeviceEvalBatchSize: { variable: 'QLORA_EVAL_BATCH_SIZE', rule: int(1), trainingArgument: true },
+  gradientAccumulationSteps: { variable: 'QLORA_GRAD_ACCUM', rule: int(1), trainingArgument: true },
+  learningRate: { variable: 'QLORA_LR', rule: { kind: 'number', min: 0, minExclusive: true }, trainingArgument: true },
+  warmupRatio: { variable: 'QLORA_WARMUP_RATIO', rule: { kind: 'number', min: 0, max: 1 }, trainingArgument: true },
+  warmupSteps: { variable: 'QLORA_WARMUP_STEPS', rule: int(0), trainingArgument: true },
+  weightDecay: { variable: 'QLORA_WEIGHT_DECAY', rule: { kind: 'number', min: 0 }, trainingArgument: true },
+  // Not passed as it is: 0 becomes a step count (trainingArguments), and it also sets saveSteps.
+  evalSteps: { variable: 'QLORA_EVAL_STEPS', rule: int(0) },
+  seed: { variable: 'QLORA_SEED', rule: int(0), trainingArgument: true },
+  outputDir: { variable: 'QLORA_OUTPUT_DIR', rule: STRING, trainingArgument: true },
+  adapterDir: { variable: 'QLORA_ADAPTER_DIR', rule: STRING },
+};
+
+const KEYS = Object.keys(PARAMETERS) as Array<keyof NotebookParameters>;
+
 /** The original notebook's LoRA targets: every attention and feed-forward projection. */
 export const DEFAULT_TARGET_MODULES = ['q_lin', 'k_lin', 'v_lin', 'out_lin', 'ffn.lin1', 'ffn.lin2'];
 
-/** Values that are the same on every backend. */
-const COMMON: Omit<NotebookParameters, 'backend' | 'preset' | 'sampleFrac' | 'maxLength' | 'batchSize' | 'evalBatchSize' | 'gradAccum' | 'lr' | 'evalSize'> = {
+type PresetKey = 'sampleFrac' | 'maxLength' | 'perDeviceTrainBatchSize' | 'perDeviceEvalBatchSize' | 'gradientAccumulationSteps' | 'learningRate' | 'evalSize';
+
+/** Values that are the same on every backend: the original notebook's LoraConfig and TrainingArguments. */
+const COMMON: Omit<NotebookParameters, 'backend' | 'preset' | PresetKey> = {
   model: 'distilbert-base-uncased',
   data: 'stanfordnlp/imdb',
   cacheDir: 'data/',
@@ -78,9 +148,11 @@ const COMMON: Omit<NotebookParameters, 'backend' | 'preset' | 'sampleFrac' | 'ma
   alpha: 32,
   dropout: 0.1,
   targetModules: DEFAULT_TARGET_MODULES,
-  epochs: 1,
-  maxSteps: 0,
-  warmup: 0.1,
+  // The original notebook trains one epoch (num_train_epochs=1), not HF's default of 3.
+  numTrainEpochs: 1,
+  maxSteps: -1,
+  warmupRatio: 0.1,
+  warmupSteps: 0,
   weightDecay: 0.01,
   evalSteps: 0,
   seed: 42,
@@ -88,116 +160,53 @@ const COMMON: Omit<NotebookParameters, 'backend' | 'preset' | 'sampleFrac' | 'ma
   adapterDir: 'reports/trained_model',
 };
 
-type PresetValues = Pick<NotebookParameters, 'sampleFrac' | 'maxLength' | 'batchSize' | 'evalBatchSize' | 'gradAccum' | 'lr' | 'evalSize'>;
-
-export const PRESETS: Record<PresetName, PresetValues> = {
+export const PRESETS: Record<PresetName, Pick<NotebookParameters, PresetKey>> = {
   // The original notebook (transformers + PEFT on a T4): 10% sample, 512 tokens, batch 8, 2 accumulation steps, lr 5e-5.
-  gpu: { sampleFrac: 0.1, maxLength: 512, batchSize: 8, evalBatchSize: 8, gradAccum: 2, lr: 5e-5, evalSize: 0 },
+  gpu: { sampleFrac: 0.1, maxLength: 512, perDeviceTrainBatchSize: 8, perDeviceEvalBatchSize: 8, gradientAccumulationSteps: 2, learningRate: 5e-5, evalSize: 0 },
   // 500 reviews → 320 train / 80 validation (64 evaluated) / 100 test; 128 tokens; 40 optimizer steps.
-  cpu: { sampleFrac: 0.01, maxLength: 128, batchSize: 4, evalBatchSize: 8, gradAccum: 2, lr: 5e-4, evalSize: 64 },
-};
-
-/** Each parameter's environment variable. */
-export const PARAMETER_VARIABLES: Record<keyof NotebookParameters, string> = {
-  model: 'QLORA_MODEL',
-  data: 'QLORA_DATA',
-  cacheDir: 'QLORA_CACHE_DIR',
-  backend: 'QLORA_BACKEND',
-  preset: 'QLORA_PRESET',
-  sampleFrac: 'QLORA_SAMPLE_FRAC',
-  testSize: 'QLORA_TEST_SIZE',
-  validationSize: 'QLORA_VALIDATION_SIZE',
-  evalSize: 'QLORA_EVAL_SIZE',
-  maxLength: 'QLORA_MAX_LENGTH',
-  quant: 'QLORA_QUANT',
-  doubleQuant: 'QLORA_DOUBLE_QUANT',
-  r: 'QLORA_R',
-  alpha: 'QLORA_ALPHA',
-  dropout: 'QLORA_DROPOUT',
-  targetModules: 'QLORA_TARGET_MODULES',
-  epochs: 'QLORA_EPOCHS',
-  maxSteps: 'QLORA_MAX_STEPS',
-  batchSize: 'QLORA_BATCH_SIZE',
-  evalBatchSize: 'QLORA_EVAL_BATCH_SIZE',
-  gradAccum: 'QLORA_GRAD_ACCUM',
-  lr: 'QLORA_LR',
-  warmup: 'QLORA_WARMUP',
-  weightDecay: 'QLORA_WEIGHT_DECAY',
-  evalSteps: 'QLORA_EVAL_STEPS',
-  seed: 'QLORA_SEED',
-  outputDir: 'QLORA_OUTPUT_DIR',
-  adapterDir: 'QLORA_ADAPTER_DIR',
+  cpu: { sampleFrac: 0.01, maxLength: 128, perDeviceTrainBatchSize: 4, perDeviceEvalBatchSize: 8, gradientAccumulationSteps: 2, learningRate: 5e-4, evalSize: 64 },
 };
 
 /** QLORA_* variables that other parts of the project read (tests, benches, backends): not typos. */
 const OTHER_KNOWN_VARIABLES = ['QLORA_ASSETS', 'QLORA_BENCH_N', 'QLORA_DATA_DIR', 'QLORA_DAWN_FLAGS', 'QLORA_WEBGPU_FEATURE_LEVEL'];
 
-// ---------------------------------------------------------------------------------------------
-// Checking values
-// ---------------------------------------------------------------------------------------------
-
-type Rule = { kind: 'int'; min: number } | { kind: 'number'; min: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean };
-
-/** What each numeric parameter may be. */
-const NUMBER_RULES: Partial<Record<keyof NotebookParameters, Rule>> = {
-  sampleFrac: { kind: 'number', min: 0, max: 1, minExclusive: true },
-  testSize: { kind: 'number', min: 0, max: 1, minExclusive: true, maxExclusive: true },
-  validationSize: { kind: 'number', min: 0, max: 1, minExclusive: true, maxExclusive: true },
-  evalSize: { kind: 'int', min: 0 },
-  maxLength: { kind: 'int', min: 3 },
-  r: { kind: 'int', min: 1 },
-  alpha: { kind: 'number', min: 0, minExclusive: true },
-  dropout: { kind: 'number', min: 0, max: 1, maxExclusive: true },
-  epochs: { kind: 'int', min: 1 },
-  maxSteps: { kind: 'int', min: 0 },
-  batchSize: { kind: 'int', min: 1 },
-  evalBatchSize: { kind: 'int', min: 1 },
-  gradAccum: { kind: 'int', min: 1 },
-  lr: { kind: 'number', min: 0, minExclusive: true },
-  warmup: { kind: 'number', min: 0 },
-  weightDecay: { kind: 'number', min: 0 },
-  evalSteps: { kind: 'int', min: 0 },
-  seed: { kind: 'int', min: 0 },
-};
+// ---- checking values ----
 
 /** "a whole number ≥ 1", "a number in (0, 1]", … */
 function describeRule(rule: Rule): string {
-  if (rule.kind === 'int') return `a whole number ≥ ${rule.min}`;
-  if (rule.max === undefined) return `a number ${rule.minExclusive ? '>' : '≥'} ${rule.min}`;
-  return `a number in ${rule.minExclusive ? '(' : '['}${rule.min}, ${rule.max}${rule.maxExclusive ? ')' : ']'}`;
-}
-
-function satisfies(value: number, rule: Rule): boolean {
-  if (!Number.isFinite(value)) return false;
-  if (rule.kind === 'int') return Number.isInteger(value) && value >= rule.min;
-  if (rule.minExclusive ? value <= rule.min : value < rule.min) return false;
-  if (rule.max !== undefined && (rule.maxExclusive ? value >= rule.max : value > rule.max)) return false;
-  return true;
-}
-
-/** Why `value` is not a valid `key`, or null when it is. */
-function problemWith(key: keyof NotebookParameters, value: unknown): string | null {
-  const rule = NUMBER_RULES[key];
-  if (rule) {
-    if (typeof value !== 'number' || !satisfies(value, rule)) return `must be ${describeRule(rule)}`;
-    if (key === 'warmup' && value >= 1 && !Number.isInteger(value)) {
-      return 'must be a fraction of the steps below 1 (e.g. 0.1) or a whole number of steps (e.g. 50)';
-    }
-    return null;
+  switch (rule.kind) {
+    case 'int':
+      return `a whole number ≥ ${rule.min}`;
+    case 'number':
+      if (rule.max === undefined) return `a number ${rule.minExclusive ? '>' : '≥'} ${rule.min}`;
+      return `a number in ${rule.minExclusive ? '(' : '['}${rule.min}, ${rule.max}${rule.maxExclusive ? ')' : ']'}`;
+    case 'choice':
+      return rule.meaning;
+    case 'boolean':
+      return 'true or false';
+    case 'list':
+      return `a non-empty list of module names, e.g. ${DEFAULT_TARGET_MODULES.join(',')}`;
+    case 'string':
+      return 'a non-empty string';
   }
-  switch (key) {
-    case 'quant':
-      return value === 'nf4' || value === 'none' ? null : "must be 'nf4' (4-bit base, QLoRA) or 'none' (fp32 base, plain LoRA)";
-    case 'preset':
-      return value === 'gpu' || value === 'cpu' ? null : "must be 'gpu' (the original notebook's settings) or 'cpu' (a small run)";
-    case 'doubleQuant':
-      return typeof value === 'boolean' ? null : 'must be true or false';
-    case 'targetModules':
-      return Array.isArray(value) && value.length > 0 && value.every((m) => typeof m === 'string' && m.trim() !== '')
-        ? null
-        : `must be a non-empty list of module names, e.g. ${DEFAULT_TARGET_MODULES.join(',')}`;
-    default:
-      return typeof value === 'string' && value.trim() !== '' ? null : 'must be a non-empty string';
+}
+
+function satisfies(value: unknown, rule: Rule): boolean {
+  switch (rule.kind) {
+    case 'int':
+      return typeof value === 'number' && Number.isInteger(value) && value >= rule.min;
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value)) return false;
+      if (rule.minExclusive ? value <= rule.min : value < rule.min) return false;
+      return rule.max === undefined || (rule.maxExclusive ? value < rule.max : value <= rule.max);
+    case 'choice':
+      return typeof value === 'string' && rule.values.includes(value);
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'list':
+      return Array.isArray(value) && value.length > 0 && value.every((m) => typeof m === 'string' && m.trim() !== '');
+    case 'string':
+      return typeof value === 'string' && value.trim() !== '';
   }
 }
 
@@ -207,16 +216,14 @@ function problemWith(key: keyof NotebookParameters, value: unknown): string | nu
  */
 export function checkParameters(params: NotebookParameters): void {
   const problems: string[] = [];
-  for (const key of Object.keys(PARAMETER_VARIABLES) as Array<keyof NotebookParameters>) {
-    const problem = problemWith(key, params[key]);
-    if (problem) problems.push(`params.${key} ${problem}, got ${JSON.stringify(params[key])}`);
+  for (const key of KEYS) {
+    const { rule } = PARAMETERS[key];
+    if (!satisfies(params[key], rule)) problems.push(`params.${key} must be ${describeRule(rule)}, got ${JSON.stringify(params[key])}`);
   }
   if (problems.length) throw new Error(`Invalid notebook parameters:\n  ${problems.join('\n  ')}`);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Reading the environment
-// ---------------------------------------------------------------------------------------------
+// ---- reading the environment ----
 
 /** What selectBackend() returns, or just a backend name. */
 export type BackendLike = string | { name: string; device?: string };
@@ -235,33 +242,16 @@ export function presetFor(backend: BackendLike): PresetName {
 
 type Env = Record<string, string | undefined>;
 
-/** The value of a variable, or undefined when unset or blank. */
-function envValue(env: Env, name: string): string | undefined {
-  const raw = env[name];
-  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
-}
-
-function parseValue(key: keyof NotebookParameters, name: string, raw: string, fallback: unknown): unknown {
-  const fix = `(unset ${name} to use ${JSON.stringify(fallback)})`;
-  if (NUMBER_RULES[key]) {
-    const value = Number(raw);
-    const problem = problemWith(key, value);
-    if (problem) throw new Error(`${name} ${problem}, got '${raw}' ${fix}`);
-    return value;
-  }
+function parseValue(key: keyof NotebookParameters, raw: string, fallback: unknown): unknown {
+  const { variable, rule } = PARAMETERS[key];
   let value: unknown = raw;
-  if (key === 'doubleQuant') {
-    const lower = raw.toLowerCase();
-    if (['1', 'true', 'yes', 'on'].includes(lower)) value = true;
-    else if (['0', 'false', 'no', 'off'].includes(lower)) value = false;
-    else throw new Error(`${name} must be true or false (1/0, yes/no), got '${raw}' ${fix}`);
-  } else if (key === 'targetModules') {
-    value = raw.split(',').map((m) => m.trim()).filter(Boolean);
-  } else if (key === 'quant' || key === 'preset') {
-    value = raw.toLowerCase();
+  if (rule.kind === 'int' || rule.kind === 'number') value = Number(raw);
+  else if (rule.kind === 'boolean') value = parseBooleanEnv(variable, raw, fallback as boolean);
+  else if (rule.kind === 'list') value = raw.split(',').map((m) => m.trim()).filter(Boolean);
+  else if (rule.kind === 'choice') value = raw.toLowerCase();
+  if (!satisfies(value, rule)) {
+    throw new Error(`${variable} must be ${describeRule(rule)}, got '${raw}' (unset ${variable} to use ${JSON.stringify(fallback)})`);
   }
-  const problem = problemWith(key, value);
-  if (problem) throw new Error(`${name} ${problem}, got '${raw}' ${fix}`);
   return value;
 }
 
@@ -275,26 +265,26 @@ const ORIGINS = new WeakMap<NotebookParameters, { values: NotebookParameters; fr
  * are reported with console.warn.
  */
 export function notebookParameters(backend: BackendLike = 'cpu', env: Env = process.env): NotebookParameters {
-  const presetRaw = envValue(env, PARAMETER_VARIABLES.preset);
-  const preset = presetRaw === undefined ? presetFor(backend) : (parseValue('preset', PARAMETER_VARIABLES.preset, presetRaw, presetFor(backend)) as PresetName);
+  const presetRaw = envValue(env, PARAMETERS.preset.variable);
+  const preset = presetRaw === undefined ? presetFor(backend) : (parseValue('preset', presetRaw, presetFor(backend)) as PresetName);
   const defaults: NotebookParameters = { ...COMMON, ...PRESETS[preset], backend: 'auto', preset };
   const from: Record<string, string> = {};
   const params = { ...defaults, targetModules: [...defaults.targetModules] };
-  for (const key of Object.keys(PARAMETER_VARIABLES) as Array<keyof NotebookParameters>) {
-    const name = PARAMETER_VARIABLES[key];
+  for (const key of KEYS) {
+    const raw = envValue(env, PARAMETERS[key].variable);
     from[key] = key in PRESETS[preset] ? `${preset} preset` : 'default';
-    const raw = envValue(env, name);
-    if (raw === undefined || key === 'preset') {
-      if (key === 'preset') from[key] = presetRaw === undefined ? `chosen for backend ${typeof backend === 'string' ? backend : backend.name}` : 'environment';
-      continue;
+    if (key === 'preset') {
+      from[key] = presetRaw === undefined ? `chosen for backend ${typeof backend === 'string' ? backend : backend.name}` : 'environment';
+    } else if (raw !== undefined) {
+      (params as Record<string, unknown>)[key] = parseValue(key, raw, defaults[key]);
+      from[key] = 'environment';
     }
-    (params as Record<string, unknown>)[key] = parseValue(key, name, raw, defaults[key]);
-    from[key] = 'environment';
   }
-  const known = new Set([...Object.values(PARAMETER_VARIABLES), ...OTHER_KNOWN_VARIABLES]);
+  const variables = KEYS.map((k) => PARAMETERS[k].variable);
+  const known = new Set([...variables, ...OTHER_KNOWN_VARIABLES]);
   const unknown = Object.keys(env).filter((k) => k.startsWith('QLORA_') && !known.has(k));
   if (unknown.length) {
-    console.warn(`Unknown variable${unknown.length > 1 ? 's' : ''} ignored: ${unknown.join(', ')}. The parameters are: ${Object.values(PARAMETER_VARIABLES).join(', ')}.`);
+    console.warn(`Unknown variable${unknown.length > 1 ? 's' : ''} ignored: ${unknown.join(', ')}. The parameters are: ${variables.join(', ')}.`);
   }
   ORIGINS.set(params, { values: { ...params, targetModules: [...params.targetModules] }, from });
   return params;
@@ -306,19 +296,16 @@ export function notebookParameters(backend: BackendLike = 'cpu', env: Env = proc
  */
 export function parameterRows(params: NotebookParameters): Array<{ parameter: string; value: string; from: string; variable: string }> {
   const origin = ORIGINS.get(params);
-  return (Object.keys(PARAMETER_VARIABLES) as Array<keyof NotebookParameters>).map((key) => {
+  return KEYS.map((key) => {
     const value = params[key];
     const shown = Array.isArray(value) ? value.join(', ') : String(value);
-    const original = origin?.values[key];
-    const changed = origin && JSON.stringify(original) !== JSON.stringify(value);
+    const changed = origin && JSON.stringify(origin.values[key]) !== JSON.stringify(value);
     const from = !origin ? '' : changed ? 'set in the notebook' : origin.from[key];
-    return { parameter: key, value: shown, from, variable: PARAMETER_VARIABLES[key] };
+    return { parameter: key, value: shown, from, variable: PARAMETERS[key].variable };
   });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Settings for the library, made from the parameters
-// ---------------------------------------------------------------------------------------------
+// ---- settings for the library, made from the parameters ----
 
 /** PEFT's LoraConfig(r, lora_alpha, lora_dropout, target_modules, task_type="SEQ_CLS"). */
 export function loraConfig(params: NotebookParameters): LoraConfig {
@@ -329,76 +316,30 @@ export function loraConfig(params: NotebookParameters): LoraConfig {
 /** Optimizer steps of a run over `numExamples` training examples (the Trainer's own count). */
 export function totalOptimizerSteps(params: NotebookParameters, numExamples: number): number {
   if (params.maxSteps > 0) return params.maxSteps;
-  return Math.ceil(Math.ceil(numExamples / params.batchSize) / params.gradAccum) * params.epochs;
+  const microBatches = Math.ceil(numExamples / params.perDeviceTrainBatchSize);
+  return Math.ceil(microBatches / params.gradientAccumulationSteps) * params.numTrainEpochs;
 }
 
 /**
- * The Trainer's arguments (HF TrainingArguments) for `numExamples` training examples. Warm-up:
- * a fraction below 1 becomes warmupRatio, a whole number warmupSteps. evalSteps 0 evaluates
- * about four times per run (and always at the end).
+ * The Trainer's arguments for `numExamples` training examples: every parameter PARAMETERS marks
+ * as a training argument, as it is, plus evaluation and checkpoints every `evalSteps` steps
+ * (evalSteps 0: about four times per run; always once at the end), keeping the last two.
  */
 export function trainingArguments(params: NotebookParameters, numExamples: number): Partial<TrainingArguments> {
   checkParameters(params);
   if (!(Number.isInteger(numExamples) && numExamples > 0)) {
     throw new Error(`trainingArguments: numExamples must be a whole number ≥ 1, got ${numExamples} (is the training split empty?)`);
   }
+  const args: Record<string, unknown> = {};
+  for (const key of KEYS) if (PARAMETERS[key].trainingArgument) args[key] = params[key];
   const total = totalOptimizerSteps(params, numExamples);
-  const evalSteps = params.evalSteps > 0 ? params.evalSteps : Math.max(1, Math.ceil(total / 4));
+  const every = params.evalSteps > 0 ? params.evalSteps : Math.max(1, Math.ceil(total / 4));
   return {
-    outputDir: params.outputDir,
-    epochs: params.epochs,
-    maxSteps: params.maxSteps,
-    batchSize: params.batchSize,
-    evalBatchSize: params.evalBatchSize,
-    gradientAccumulationSteps: params.gradAccum,
-    learningRate: params.lr,
-    weightDecay: params.weightDecay,
-    warmupRatio: params.warmup < 1 ? params.warmup : 0,
-    warmupSteps: params.warmup >= 1 ? params.warmup : 0,
-    lrScheduler: 'linear',
-    maxGradNorm: 1.0,
-    seed: params.seed,
-    evalSteps,
-    saveSteps: evalSteps,
+    ...(args as Partial<TrainingArguments>),
+    evalStrategy: 'steps',
+    evalSteps: every,
+    saveStrategy: 'steps',
+    saveSteps: every,
     saveTotalLimit: 2,
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Re-running cells
-// ---------------------------------------------------------------------------------------------
-
-/** Kept on globalThis: tslab reloads an imported file when a cell imports it again. */
-const LATEST = '__qlora_latest__';
-
-/**
- * Makes the object a cell keeps under `key`, disposing the one a previous run of that cell made
- * first, so that re-running the cell (say after `params.r = 16`) frees the old model's tensors
- * instead of leaking them. If `make` throws, nothing is kept.
- */
-export async function keepLatest<T extends { dispose(): void }>(key: string, make: () => T | Promise<T>): Promise<T> {
-  const store = ((globalThis as Record<string, unknown>)[LATEST] ??= new Map<string, { dispose(): void }>()) as Map<string, { dispose(): void }>;
-  const previous = store.get(key);
-  store.delete(key);
-  previous?.dispose();
-  const value = await make();
-  store.set(key, value);
-  return value;
-}
-
-/** What the setup cells need to know when a file is missing: where to get it and which variable to set. */
-export function withSetupHint(error: unknown, what: 'model' | 'data'): Error {
-  const message = error instanceof Error ? error.message : String(error);
-  const hint =
-    what === 'model'
-      ? 'The model cell needs a DistilBERT checkpoint: on a machine with internet it is downloaded from the Hub on the first run ' +
-        '(distilbert-base-uncased, into QLORA_CACHE_DIR). Offline, download config.json, model.safetensors, tokenizer.json, vocab.txt ' +
-        'and tokenizer_config.json from https://huggingface.co/distilbert-base-uncased into one folder and set QLORA_MODEL to it. ' +
-        'For a dry run without pretrained weights: npx ts-node --transpile-only scripts/make-random-checkpoint.ts --out data/tiny-distilbert ' +
-        '--vocab-size 30522 --max-positions 512 --tokenizer <folder with tokenizer.json and vocab.txt>, then QLORA_MODEL=data/tiny-distilbert.'
-      : 'The data cell needs IMDB: on a machine with internet stanfordnlp/imdb is downloaded from the Hub on the first run. Offline, ' +
-        'set QLORA_DATA to the Kaggle CSV ("IMDB Dataset.csv"), to aclImdb_v1.tar.gz or to its unpacked aclImdb folder.';
-  const wrapped = new Error(`${message}\n\n${hint}`);
-  (wrapped as Error & { cause?: unknown }).cause = error;
-  return wrapped;
 }

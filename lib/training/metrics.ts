@@ -4,17 +4,24 @@
 // `sklearn.metrics.confusion_matrix`. A precision or recall whose denominator is zero counts as
 // 0, like sklearn's default `zero_division` (which also warns).
 import * as tf from '@tensorflow/tfjs';
+import { checkLabels } from './collate';
 
-/** Mean cross-entropy of logits [B, C] against integer labels [B] (torch `F.cross_entropy`). */
+/**
+ * Mean cross-entropy of logits [B, C] (float32) against integer class ids [B] (int32 tensor or
+ * array): torch `F.cross_entropy(logits, labels)` with its default mean reduction. Throws, like
+ * PyTorch ("Target 2 is out of bounds"), for a label outside [0, C), naming it, its row and C:
+ * a one-hot of such a label is all zeros, which would add nothing to the loss, silently.
+ */
 export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D | number[] | Int32Array): tf.Scalar {
+  const [batch, numLabels] = logits.shape;
+  // The labels come from the host (gatherBatch), so reading them back does not wait on the device.
+  const values = labels instanceof tf.Tensor ? labels.dataSync() : labels;
+  if (values.length !== batch) throw new Error(`crossEntropy: ${batch} rows of logits but ${values.length} labels`);
+  checkLabels(values, numLabels, 'crossEntropy');
   return tf.tidy(() => {
-    const [batch, numLabels] = logits.shape;
-    const labelTensor = labels instanceof tf.Tensor ? labels : tf.tensor1d(Array.from(labels), 'int32');
-    if (labelTensor.shape[0] !== batch) {
-      throw new Error(`crossEntropy: ${batch} rows of logits but ${labelTensor.shape[0]} labels`);
-    }
+    const labelTensor = labels instanceof tf.Tensor ? tf.cast(labels, 'int32') : tf.tensor1d(Array.from(labels), 'int32');
     const logProbs = tf.logSoftmax(logits); // [B, C]
-    const oneHot = tf.oneHot(tf.cast(labelTensor, 'int32'), numLabels); // [B, C]
+    const oneHot = tf.oneHot(labelTensor as tf.Tensor1D, numLabels); // [B, C]
     return tf.neg(tf.mean(tf.sum(tf.mul(logProbs, oneHot), 1))) as tf.Scalar;
   });
 }

@@ -5,7 +5,7 @@
 // invisible, so the result does not depend on how texts are grouped (tested).
 import * as tf from '@tensorflow/tfjs';
 import { argmaxRows } from './metrics';
-import type { BatchEncoder } from './trainer';
+import type { BatchEncoder } from './collate';
 
 /** Anything with DistilBERT's `logits` (a PeftModel or the plain model). */
 export interface ClassifierModel {

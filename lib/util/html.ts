@@ -1,4 +1,4 @@
-// HTML escaping shared by the table renderers (data-frame.ts) and the chart/report HTML (charts.ts).
+// HTML escaping, for every string put into HTML: tables (table.ts), progress bars (progress.ts), chart pages.
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {

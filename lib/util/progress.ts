@@ -1,10 +1,96 @@
-// Byte-progress reporting for long transfers (Hub downloads, dataset fetches).
+// Progress: the one implementation, for downloads, training and the notebook's progress bars.
 //
+// A progress state (label, done of total, elapsed time, extra info) becomes one line of text
+// (`progressText`, for terminals and logs) or an HTML bar (`progressHtml`, for notebooks);
+// `progressLine` writes lines to a stream, rewritten in place on a terminal. The reporters
+// (consoleProgress here for byte transfers, the Trainer's terminal reporter, the notebook's
+// progressBar) only decide when to draw.
+//
+// Byte transfers (Hub downloads, dataset fetches):
 // A `ByteMeter` turns "n more bytes arrived" into progress events with a rate and an ETA; a
 // reporter decides what to show. The default reporter prints one self-overwriting line when
 // stderr is a terminal, and a plain line every few seconds otherwise (notebooks, CI logs), so
 // a 268 MB checkpoint download is visible without flooding a log. Small, fast transfers that
 // finish before the first interval print nothing.
+import { formatBytes, formatDuration } from './format';
+import { escapeHtml } from './html';
+
+// hub.ts imports formatBytes from here; its home is ./format.
+export { formatBytes };
+
+/** Where a counted task stands: `done` of `total` items after `elapsedSeconds`. */
+export interface ProgressState {
+  label: string;
+  done: number;
+  total: number;
+  elapsedSeconds: number;
+  /** Extra text after the counts, e.g. "loss 0.412". */
+  info?: string;
+}
+
+/** Seconds left at the average rate so far (NaN before the first item is done). */
+export function etaSeconds(p: ProgressState): number {
+  if (p.done <= 0) return NaN;
+  return (p.elapsedSeconds / p.done) * Math.max(0, p.total - p.done);
+}
+
+/** "25/100 (25%) · 00:10 elapsed, ETA 00:30 · info"; a finished task shows its total time. */
+function progressWords(p: ProgressState): string {
+  const percent = p.total > 0 ? Math.floor((100 * p.done) / p.total) : 100;
+  const timing =
+    p.done >= p.total
+      ? `${formatDuration(p.elapsedSeconds)} total`
+      : `${formatDuration(p.elapsedSeconds)} elapsed, ETA ${formatDuration(etaSeconds(p))}`;
+  return `${p.done}/${p.total} (${percent}%) · ${timing}` + (p.info ? ` · ${p.info}` : '');
+}
+
+/** One terminal line: `label [#####.....] 50/100 (50%) · 00:10 elapsed, ETA 00:10 · info`. */
+export function progressText(p: ProgressState, width = 30): string {
+  const fraction = p.total > 0 ? Math.min(1, p.done / p.total) : 1;
+  const filled = Math.round(fraction * width);
+  return `${p.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${progressWords(p)}`;
+}
+
+/** An HTML progress bar in the style of transformers' notebook progress (label, <progress>, the same words). */
+export function progressHtml(p: ProgressState): string {
+  const max = Math.max(p.total, 1);
+  return (
+    `<div class="qlora-progress" style="font-family:monospace">` +
+    `<b>${escapeHtml(p.label)}</b> ` +
+    `<progress value="${Math.min(p.done, max)}" max="${max}" style="width:300px;vertical-align:middle"></progress> ` +
+    `${escapeHtml(progressWords(p))}</div>`
+  );
+}
+
+/** The bit of a writable stream the reporters need (process.stderr, or a test double). */
+export interface ProgressStream {
+  write(text: string): unknown;
+  isTTY?: boolean;
+}
+
+/**
+ * Writes progress lines to `stream`. On a terminal `update` rewrites the current line in place
+ * and `end` finishes it with a newline; elsewhere (a log file, CI) each call writes a whole line,
+ * so the caller decides how often. `note` writes a line of its own (after ending a pending one).
+ */
+export function progressLine(stream: ProgressStream): { update(text: string): void; end(text: string): void; note(text: string): void } {
+  const tty = stream.isTTY === true;
+  let open = false;
+  return {
+    update(text) {
+      stream.write(tty ? `\r\x1b[K${text}` : `${text}\n`);
+      open = tty;
+    },
+    end(text) {
+      stream.write(tty ? `\r\x1b[K${text}\n` : `${text}\n`);
+      open = false;
+    },
+    note(text) {
+      stream.write(`${open ? '\n' : ''}${text}\n`);
+      open = false;
+    },
+  };
+}
 
 /** One progress event. `total` is null when the server did not say how big the file is. */
 export interface ByteProgress {
@@ -58,28 +144,7 @@ export class ByteMeter {
   }
 }
 
-/** "1.5 MB", "268.0 MB", "512 B" (decimal units, like the Hub's web pages). */
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-/** "42s", "3m05s", "1h02m". */
-export function formatSeconds(s: number): string {
-  const total = Math.round(s);
-  if (total < 60) return `${total}s`;
-  const minutes = Math.floor(total / 60);
-  if (minutes < 60) return `${minutes}m${String(total % 60).padStart(2, '0')}s`;
-  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
-}
-
-/** One human-readable line: `model.safetensors  45.2 MB / 268.0 MB  17%  12.3 MB/s  ETA 18s`. */
+/** One human-readable line: `model.safetensors  45.2 MB / 268.0 MB  17%  12.3 MB/s  ETA 00:18`. */
 export function formatProgress(p: ByteProgress): string {
   const parts = [p.file];
   if (p.total !== null) {
@@ -90,14 +155,8 @@ export function formatProgress(p: ByteProgress): string {
   }
   parts.push(`${formatBytes(p.rate)}/s`);
   if (p.done) parts.push('done');
-  else if (p.etaSeconds !== null) parts.push(`ETA ${formatSeconds(p.etaSeconds)}`);
+  else if (p.etaSeconds !== null) parts.push(`ETA ${formatDuration(p.etaSeconds)}`);
   return parts.join('  ');
-}
-
-/** The bit of a writable stream the reporter needs (process.stderr, or a test double). */
-export interface ProgressStream {
-  write(text: string): unknown;
-  isTTY?: boolean;
 }
 
 /**
@@ -115,6 +174,7 @@ export function consoleProgress(
   // Per file: when it started and when we last printed (several files may share a reporter).
   const started = new Map<string, number>();
   const lastPrinted = new Map<string, number>();
+  const line = progressLine(stream);
 
   return (p: ByteProgress) => {
     const t = now();
@@ -123,13 +183,13 @@ export function consoleProgress(
     const printedBefore = lastPrinted.has(p.file);
 
     if (p.done) {
-      if (printedBefore) stream.write(tty ? `\r\x1b[K${formatProgress(p)}\n` : `${formatProgress(p)}\n`);
+      if (printedBefore) line.end(formatProgress(p));
       started.delete(p.file);
       lastPrinted.delete(p.file);
       return;
     }
     if (t - since < intervalMs) return;
     lastPrinted.set(p.file, t);
-    stream.write(tty ? `\r\x1b[K${formatProgress(p)}` : `${formatProgress(p)}\n`);
+    line.update(formatProgress(p));
   };
 }

@@ -137,3 +137,46 @@ describe('review length limit', () => {
     expect(data.skipped.counts).toEqual({ 'review too long': 1 });
   });
 });
+
+describe('integer class ids (what datasets’ to_csv writes for IMDB)', () => {
+  // `Dataset.to_csv` writes a ClassLabel column as its integer ids; pandas.read_csv and
+  // datasets' csv loader read that column as integers, so the ids are the labels as they are.
+  it('text,label with 0/1 is read as ids without a label map', async () => {
+    const data = await loadSentimentData(fixture('integer-labels.csv'));
+    expect(data.texts).toEqual(['I rented I AM CURIOUS-YELLOW from my video store, it was bad', 'A great film.', 'She said "wow"', 'Meh']);
+    expect(Array.from(data.labels)).toEqual([0, 1, 1, 0]);
+    expect(data.labelNames).toEqual(['0', '1']);
+  });
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-csv-ids-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+
+  it('more classes, with a class that has no rows, keep their ids; a given labelMap still wins', () => {
+    const file = write('three.csv', 'text,label\na,2\nb,0\nc, 2 \n');
+    const data = readSentimentCsv(file);
+    expect(Array.from(data.labels)).toEqual([2, 0, 2]);
+    expect(data.labelNames).toEqual(['0', '1', '2']);
+    const mapped = readSentimentCsv(file, { labelMap: { '0': 1, '2': 0 } });
+    expect(Array.from(mapped.labels)).toEqual([0, 1, 0]);
+  });
+
+  it('a negative id (IMDB’s unsupervised -1) is refused, naming the file, row and column', () => {
+    const file = write('unsup.csv', 'text,label\na,0\nb,-1\n');
+    expect(() => readSentimentCsv(file)).toThrow(`${file}: label -1 at row 2 (column "label") is out of bounds; class ids must be 0, 1, 2, …`);
+  });
+
+  it('string labels keep working; a mix of words and ids is not read as ids', () => {
+    const file = write('mixed.csv', 'review,sentiment\na,positive\nb,1\n');
+    expect(() => readSentimentCsv(file)).toThrow('unknown label value(s) "1" in column "sentiment"');
+  });
+
+  it('a labelMap id with no label name is refused', () => {
+    const file = write('names.csv', 'text,label\na,x\n');
+    expect(() => readSentimentCsv(file, { labelMap: { x: 0, y: 2 } })).toThrow('labelMap {"x":0,"y":2} has no label with id 1');
+  });
+});

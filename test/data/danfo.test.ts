@@ -35,21 +35,22 @@ describe('DataFrame conversion', () => {
 });
 
 describe('toHtmlTable', () => {
-  it('escapes every cell and truncates long ones by whole characters', () => {
+  it('escapes every cell and truncates long ones by whole characters (util/table.ts markup)', () => {
     const html = toHtmlTable(data, { maxRows: 2, maxChars: 12 });
+    // 12 characters shown, the ellipsis included; the caption counts all rows.
     expect(html).toBe(
-      '<table class="qlora-data">\n<caption>2 of 3 rows</caption>\n' +
-        '<thead><tr><th>text</th><th>label</th></tr></thead>\n<tbody>\n' +
-        '<tr><td style="text-align:left">Great, &quot;real…</td><td style="text-align:left">positive</td></tr>\n' +
-        '<tr><td style="text-align:left">Bad &amp; sad\nfi…</td><td style="text-align:left">negative</td></tr>\n' +
-        '</tbody>\n</table>',
+      '<table class="qlora-table"><caption>2 of 3 rows</caption>' +
+        '<thead><tr><th style="text-align:left">text</th><th style="text-align:left">label</th></tr></thead><tbody>\n' +
+        '<tr><td style="text-align:left">Great, &quot;rea…</td><td style="text-align:left">positive</td></tr>\n' +
+        '<tr><td style="text-align:left">Bad &amp; sad\nf…</td><td style="text-align:left">negative</td></tr>\n' +
+        '</tbody></table>',
     );
   });
 
   it('renders plain row objects and never splits an emoji', () => {
     const html = toHtmlTable([{ a: "<script>alert('x')</script>", b: null }, { a: '🎬🎬🎬', b: 3 }], { maxChars: 2 });
-    expect(html).toContain('<td style="text-align:left">&lt;s…</td><td style="text-align:left"></td>');
-    expect(html).toContain('<td style="text-align:left">🎬🎬…</td><td style="text-align:left">3</td>');
+    expect(html).toContain('<td style="text-align:left">&lt;…</td><td style="text-align:left"></td>');
+    expect(html).toContain('<td style="text-align:left">🎬…</td><td style="text-align:right">3</td>');
     expect(html).toContain('<caption>2 of 2 rows</caption>');
     expect(html).not.toContain('<script>');
   });

@@ -14,7 +14,8 @@ import { getPeftModel } from '../../lib/peft/model';
 import { loadTokenizer } from '../../lib/tokenization/tokenizer';
 import { loadSentimentData, balancedSubset, trainTestSplit } from '../../lib/data/load';
 import { permutation } from '../../lib/util/random';
-import { Trainer, encodeDataset } from '../../lib/training/trainer';
+import { Trainer } from '../../lib/training/trainer';
+import { encodeDataset } from '../../lib/training/collate';
 import { writeRandomCheckpoint } from '../../scripts/make-random-checkpoint';
 
 export interface ImdbRunResult {
@@ -61,14 +62,16 @@ export async function runImdbTraining(opts: { shuffleLabels: boolean }): Promise
     trainData,
     evalData,
     args: {
-      epochs: 3,
-      batchSize: 16,
-      evalBatchSize: 100,
+      numTrainEpochs: 3,
+      perDeviceTrainBatchSize: 16,
+      perDeviceEvalBatchSize: 100,
       learningRate: 1e-3,
       warmupRatio: 0.1,
       weightDecay: 0.01,
-      evalSteps: 'epoch',
-      saveSteps: 'no', // one checkpoint at the end: exercises saveAdapter inside a checkpoint
+      evalStrategy: 'epoch',
+      // HF's default save cadence (every 500 steps) never falls in this short run, so the only
+      // checkpoint is the one after the last step: exercises saveAdapter inside a checkpoint.
+      saveStrategy: 'steps',
       outputDir: path.join(dir, 'run'),
       seed: 42,
     },

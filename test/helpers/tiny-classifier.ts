@@ -3,7 +3,7 @@
 //   embedding → masked mean over tokens → Linear → tanh → LayerNorm → (dropout) → Linear
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../../lib/util/random';
-import type { TrainableModel } from '../../lib/training/trainer';
+import type { TrainableModel } from '../../lib/training/trainable-model';
 
 export interface TinySizes {
   vocab: number;

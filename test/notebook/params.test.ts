@@ -1,17 +1,19 @@
 // The notebook's parameters: presets by backend, QLORA_* parsing, clear errors, and the LoRA and
 // Trainer settings made from them. Expected values are the original notebook's (its LoraConfig and
 // TrainingArguments, see docs/original-notebook.md) and step counts derived by hand.
+import * as fs from 'fs';
+import * as path from 'path';
+import { DEFAULT_TRAINING_ARGUMENTS, resolveTrainingArguments } from '../../lib/training/training-args';
 import {
   DEFAULT_TARGET_MODULES,
+  PARAMETERS,
   checkParameters,
-  keepLatest,
   loraConfig,
   notebookParameters,
   parameterRows,
   presetFor,
   totalOptimizerSteps,
   trainingArguments,
-  withSetupHint,
 } from '../../lib/notebook/params';
 
 const quiet = () => jest.spyOn(console, 'warn').mockImplementation(() => undefined);
@@ -30,11 +32,12 @@ describe('presets', () => {
       r: 8,
       alpha: 32,
       dropout: 0.1,
-      epochs: 1,
-      batchSize: 8,
-      gradAccum: 2,
-      lr: 5e-5,
-      warmup: 0.1,
+      numTrainEpochs: 1,
+      perDeviceTrainBatchSize: 8,
+      gradientAccumulationSteps: 2,
+      learningRate: 5e-5,
+      warmupRatio: 0.1,
+      warmupSteps: 0,
       weightDecay: 0.01,
       quant: 'nf4',
       doubleQuant: true,
@@ -49,7 +52,7 @@ describe('presets', () => {
       expect(presetFor(backend)).toBe('cpu');
     }
     const p = notebookParameters('wasm', {});
-    expect(p).toMatchObject({ preset: 'cpu', sampleFrac: 0.01, maxLength: 128, batchSize: 4, gradAccum: 2, lr: 5e-4, r: 8, alpha: 32 });
+    expect(p).toMatchObject({ preset: 'cpu', sampleFrac: 0.01, maxLength: 128, perDeviceTrainBatchSize: 4, gradientAccumulationSteps: 2, learningRate: 5e-4, r: 8, alpha: 32 });
   });
 
   test('QLORA_PRESET overrides the backend’s choice', () => {
@@ -77,7 +80,13 @@ describe('reading QLORA_* variables', () => {
       QLORA_BATCH_SIZE: '16',
       QLORA_GRAD_ACCUM: '4',
       QLORA_LR: '2e-4',
-      QLORA_WARMUP: '50',
+      QLORA_WARMUP_RATIO: '0.05',
+      QLORA_WARMUP_STEPS: '50',
+      QLORA_EVAL_BATCH_SIZE: '32',
+      QLORA_MAX_STEPS: '100',
+      QLORA_WEIGHT_DECAY: '0',
+      QLORA_TEST_SIZE: '0.1',
+      QLORA_VALIDATION_SIZE: '0.3',
       QLORA_EVAL_STEPS: '25',
       QLORA_EVAL_SIZE: '500',
       QLORA_SEED: '7',
@@ -97,11 +106,17 @@ describe('reading QLORA_* variables', () => {
       quant: 'none',
       doubleQuant: false,
       targetModules: ['q_lin', 'v_lin'],
-      epochs: 3,
-      batchSize: 16,
-      gradAccum: 4,
-      lr: 2e-4,
-      warmup: 50,
+      numTrainEpochs: 3,
+      perDeviceTrainBatchSize: 16,
+      gradientAccumulationSteps: 4,
+      learningRate: 2e-4,
+      warmupRatio: 0.05,
+      warmupSteps: 50,
+      perDeviceEvalBatchSize: 32,
+      maxSteps: 100,
+      weightDecay: 0,
+      testSize: 0.1,
+      validationSize: 0.3,
       evalSteps: 25,
       evalSize: 500,
       seed: 7,
@@ -111,7 +126,7 @@ describe('reading QLORA_* variables', () => {
   });
 
   test('an empty variable means unset', () => {
-    expect(notebookParameters('cpu', { QLORA_R: '', QLORA_LR: '  ' })).toMatchObject({ r: 8, lr: 5e-4 });
+    expect(notebookParameters('cpu', { QLORA_R: '', QLORA_LR: '  ' })).toMatchObject({ r: 8, learningRate: 5e-4 });
   });
 
   test.each([
@@ -122,9 +137,11 @@ describe('reading QLORA_* variables', () => {
     ['QLORA_DROPOUT', '1', 'QLORA_DROPOUT must be a number in [0, 1), got'],
     ['QLORA_LR', '-1e-4', 'QLORA_LR must be a number > 0, got'],
     ['QLORA_LR', 'Infinity', 'QLORA_LR must be a number > 0, got'],
-    ['QLORA_WARMUP', '1.5', 'QLORA_WARMUP must be a fraction of the steps below 1 (e.g. 0.1) or a whole number of steps'],
+    ['QLORA_WARMUP_RATIO', '1.5', "QLORA_WARMUP_RATIO must be a number in [0, 1], got '1.5' (unset QLORA_WARMUP_RATIO to use 0.1)"],
+    ['QLORA_WARMUP_STEPS', '2.5', 'QLORA_WARMUP_STEPS must be a whole number ≥ 0, got'],
+    ['QLORA_MAX_STEPS', '-2', "QLORA_MAX_STEPS must be a whole number ≥ -1, got '-2' (unset QLORA_MAX_STEPS to use -1)"],
     ['QLORA_QUANT', 'int8', "QLORA_QUANT must be 'nf4' (4-bit base, QLoRA) or 'none' (fp32 base, plain LoRA), got 'int8'"],
-    ['QLORA_DOUBLE_QUANT', 'maybe', "QLORA_DOUBLE_QUANT must be true or false (1/0, yes/no), got 'maybe'"],
+    ['QLORA_DOUBLE_QUANT', 'maybe', "QLORA_DOUBLE_QUANT must be true or false (1/0, yes/no, on/off), got 'maybe' (unset QLORA_DOUBLE_QUANT to use true)"],
     ['QLORA_TARGET_MODULES', ' , ', 'QLORA_TARGET_MODULES must be a non-empty list of module names'],
     ['QLORA_PRESET', 'tpu', "QLORA_PRESET must be 'gpu' (the original notebook's settings) or 'cpu' (a small run), got 'tpu'"],
   ])('%s=%s is refused, naming the variable', (name, value, message) => {
@@ -171,21 +188,24 @@ describe('settings for the library', () => {
     const p = notebookParameters('tensorflow-gpu', {});
     // 4,000 / 8 = 500 micro-batches, / 2 accumulation = 250 optimizer steps.
     expect(totalOptimizerSteps(p, 4000)).toBe(250);
+    // The original's TrainingArguments(num_train_epochs=1, per_device_train_batch_size=8,
+    // per_device_eval_batch_size=8, gradient_accumulation_steps=2, weight_decay=0.01), lr 5e-5
+    // (HF's default), 10% warm-up (the original's 500 steps exceed its whole run).
     expect(trainingArguments(p, 4000)).toEqual({
       outputDir: 'reports/checkpoints',
-      epochs: 1,
-      maxSteps: 0,
-      batchSize: 8,
-      evalBatchSize: 8,
+      numTrainEpochs: 1,
+      maxSteps: -1,
+      perDeviceTrainBatchSize: 8,
+      perDeviceEvalBatchSize: 8,
       gradientAccumulationSteps: 2,
       learningRate: 5e-5,
       weightDecay: 0.01,
       warmupRatio: 0.1,
       warmupSteps: 0,
-      lrScheduler: 'linear',
-      maxGradNorm: 1.0,
       seed: 42,
+      evalStrategy: 'steps',
       evalSteps: 63, // ceil(250 / 4): four evaluations
+      saveStrategy: 'steps',
       saveSteps: 63,
       saveTotalLimit: 2,
     });
@@ -195,9 +215,9 @@ describe('settings for the library', () => {
     const p = notebookParameters('cpu', {});
     expect(totalOptimizerSteps(p, 320)).toBe(40); // 80 micro-batches of 4, 2 per step
     expect(totalOptimizerSteps(p, 321)).toBe(41); // 81 micro-batches: the last step has one
-    p.warmup = 5;
-    p.epochs = 2;
-    expect(trainingArguments(p, 320)).toMatchObject({ warmupSteps: 5, warmupRatio: 0, epochs: 2, evalSteps: 20 });
+    p.warmupSteps = 5;
+    p.numTrainEpochs = 2;
+    expect(trainingArguments(p, 320)).toMatchObject({ warmupSteps: 5, warmupRatio: 0.1, numTrainEpochs: 2, evalSteps: 20 });
     p.maxSteps = 7;
     expect(totalOptimizerSteps(p, 320)).toBe(7);
     p.evalSteps = 3;
@@ -216,34 +236,23 @@ describe('settings for the library', () => {
   });
 });
 
-describe('re-running cells', () => {
-  test('keepLatest disposes what the previous run of the cell made, once, before making the new one', async () => {
-    const events: string[] = [];
-    const make = (name: string) => ({ name, dispose: () => events.push(`dispose ${name}`) });
-    const first = await keepLatest('test-slot', () => {
-      events.push('make first');
-      return make('first');
-    });
-    expect(first.name).toBe('first');
-    await keepLatest('other-slot', () => make('other'));
-    const second = await keepLatest('test-slot', async () => {
-      events.push('make second');
-      return make('second');
-    });
-    expect(second.name).toBe('second');
-    expect(events).toEqual(['make first', 'dispose first', 'make second']);
-    // A failing run keeps nothing, and the next run has nothing to dispose twice.
-    await expect(keepLatest('test-slot', () => Promise.reject(new Error('no model')))).rejects.toThrow('no model');
-    await keepLatest('test-slot', () => make('third'));
-    expect(events).toEqual(['make first', 'dispose first', 'make second', 'dispose second']);
+describe('one table of names', () => {
+  test('every parameter marked as a Trainer argument is a TrainingArguments field of the same name', () => {
+    const marked = Object.entries(PARAMETERS).filter(([, spec]) => spec.trainingArgument).map(([key]) => key);
+    expect(marked.sort()).toEqual(
+      ['gradientAccumulationSteps', 'learningRate', 'maxSteps', 'numTrainEpochs', 'outputDir', 'perDeviceEvalBatchSize',
+        'perDeviceTrainBatchSize', 'seed', 'warmupRatio', 'warmupSteps', 'weightDecay'],
+    );
+    for (const key of marked) expect(Object.keys(DEFAULT_TRAINING_ARGUMENTS)).toContain(key);
+    // And what trainingArguments makes is accepted as it is by the Trainer's own check.
+    const p = notebookParameters('cpu', {});
+    expect(resolveTrainingArguments(trainingArguments(p, 320))).toMatchObject({ numTrainEpochs: 1, perDeviceTrainBatchSize: 4, evalSteps: 10 });
   });
 
-  test('setup hints say what to download and which variable to set', () => {
-    const model = withSetupHint(new Error("Offline mode and 'config.json' is not in the cache."), 'model');
-    expect(model.message).toContain("Offline mode and 'config.json' is not in the cache.");
-    expect(model.message).toContain('set QLORA_MODEL to it');
-    expect(model.message).toContain('model.safetensors');
-    const data = withSetupHint('not found', 'data');
-    expect(data.message).toContain('set QLORA_DATA to the Kaggle CSV');
+  test('every variable has its own parameter, and README’s settings table lists each one', () => {
+    const variables = Object.values(PARAMETERS).map((spec) => spec.variable);
+    expect(new Set(variables).size).toBe(variables.length);
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    expect(variables.filter((v) => !readme.includes('`' + v + '`'))).toEqual([]);
   });
 });

@@ -42,10 +42,11 @@ function notebook(cells: Array<{ markdown?: string; code?: string }>): object {
 // bar and a table holding markup that must come out as text.
 const CHART_CELL = `
 import * as charts from './lib/notebook/charts';
+import { memoryFigure } from './lib/notebook/memory-chart';
 import { ensurePlotly, liveFigure, progressBar, showFigure, showTable } from './lib/notebook/display';
 ensurePlotly();
 showFigure(charts.tokenLengthHistogramFigure([5, 12, 18, 25, 31, 40, 44], { maxLength: 32, binWidth: 10 }));
-showFigure(charts.memoryFigure([
+showFigure(memoryFigure([
   { label: 'attention', fp32Bytes: 56623104, nf4Bytes: 7299072 },
   { label: 'feed-forward', fp32Bytes: 113246208, nf4Bytes: 14598144 },
 ]));

@@ -21,3 +21,16 @@ describe('lib/ is loadable by tslab', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+describe('the notebook imports what tslab can resolve', () => {
+  // tslab looks a relative import up as <path>.js among the files it compiled, so `./lib` (a
+  // folder) is not found in the kernel although Node and ts-node resolve it to lib/index.ts.
+  it('every relative import of DistilBert_QLoRA.ipynb names a .ts file', () => {
+    const notebook = JSON.parse(fs.readFileSync(path.join(LIB, '..', 'DistilBert_QLoRA.ipynb'), 'utf8'));
+    const sources = notebook.cells.filter((c: { cell_type: string }) => c.cell_type === 'code').map((c: { source: string[] }) => c.source.join(''));
+    const specifiers = sources.flatMap((s: string) => [...s.matchAll(/from '(\.[^']*)'/g)].map((m) => m[1]));
+    expect(specifiers.length).toBeGreaterThan(10);
+    const missing = specifiers.filter((spec: string) => !fs.existsSync(path.join(LIB, '..', `${spec}.ts`)));
+    expect(missing).toEqual([]);
+  });
+});

@@ -58,4 +58,19 @@ describe('crossEntropy', () => {
     expect(() => crossEntropy(logits, [1])).toThrow(/2 rows of logits but 1 labels/);
     [logits, loss, big, bigLoss].forEach((t) => t.dispose());
   });
+
+  test('a label outside [0, numLabels) throws, as PyTorch does, naming the label, its row and the number of labels', () => {
+    // torch 1.13: F.cross_entropy(tensor([[1., 2.], [0.5, -1.]]), tensor([1, 0])) = 0.2573375105857849;
+    // with labels [1, 2] it raises IndexError "Target 2 is out of bounds.", with [0, -1] "Target -1 …".
+    const logits = tf.tensor2d([[1, 2], [0.5, -1]]);
+    const loss = crossEntropy(logits, [1, 0]);
+    expect(loss.dataSync()[0]).toBeCloseTo(0.2573375105857849, 6);
+    const before = tf.memory().numTensors;
+    expect(() => crossEntropy(logits, [1, 2])).toThrow('crossEntropy: label 2 at row 1 is out of bounds; labels must be class ids 0..1 (the model has 2 labels)');
+    expect(() => crossEntropy(logits, Int32Array.from([0, -1]))).toThrow('label -1 at row 1 is out of bounds');
+    const labels = tf.tensor1d([2, 0], 'int32');
+    expect(() => crossEntropy(logits, labels)).toThrow('label 2 at row 0 is out of bounds');
+    expect(tf.memory().numTensors).toBe(before + 1); // only `labels`: nothing leaked by the throws
+    [logits, loss, labels].forEach((t) => t.dispose());
+  });
 });

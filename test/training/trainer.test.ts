@@ -4,10 +4,19 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { Trainer, TrainingDivergedError, epochOrder, dropoutSeedFor, EncodedDataset, TrainableModel } from '../../lib/training/trainer';
+import { Trainer, TrainingDivergedError, dropoutSeedFor } from '../../lib/training/trainer';
+import { EncodedDataset } from '../../lib/training/collate';
+import { TrainableModel } from '../../lib/training/trainable-model';
+import { TrainingArguments } from '../../lib/training/training-args';
 import { TinyClassifier, NamedValues, countingTask } from '../helpers/tiny-classifier';
 
 const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'train', 'mlp_reference.json'), 'utf8'));
+
+/** The reference script's argument names (its own) as TrainingArguments (HF's, in camelCase). */
+function fixtureArgs(): Partial<TrainingArguments> {
+  const { batchSize, epochs, ...same } = fixture.args;
+  return { ...same, perDeviceTrainBatchSize: batchSize, numTrainEpochs: epochs };
+}
 
 function fixtureData(): EncodedDataset {
   return {
@@ -38,7 +47,7 @@ describe('Trainer vs PyTorch (scripts/reference/train_step_reference.py)', () =>
     const trainer = new Trainer({
       model,
       trainData: fixtureData(),
-      args: { ...fixture.args, shuffle: false, evalSteps: 'no', outputDir: null },
+      args: { ...fixtureArgs(), shuffle: false, outputDir: null },
       progress: false,
     });
     expect(trainer.totalSteps).toBe(fixture.steps.length);
@@ -67,17 +76,12 @@ describe('Trainer vs PyTorch (scripts/reference/train_step_reference.py)', () =>
   });
 });
 
-describe('data order and dropout seeds', () => {
-  test('each epoch is a permutation that depends only on (seed, epoch)', () => {
-    const a = epochOrder(50, 42, 0);
-    expect([...a].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
-    expect(epochOrder(50, 42, 0)).toEqual(a);
-    expect(epochOrder(50, 42, 1)).not.toEqual(a);
-    expect(epochOrder(50, 43, 0)).not.toEqual(a);
-    expect(epochOrder(5, 42, 3, false)).toEqual([0, 1, 2, 3, 4]);
+describe('dropout seeds', () => {
+  test('depend only on (seed, step, micro-batch)', () => {
     expect(dropoutSeedFor(42, 7, 0)).toBe(dropoutSeedFor(42, 7, 0));
     expect(dropoutSeedFor(42, 7, 0)).not.toBe(dropoutSeedFor(42, 8, 0));
     expect(dropoutSeedFor(42, 7, 0)).not.toBe(dropoutSeedFor(42, 7, 1));
+    expect(dropoutSeedFor(42, 7, 0)).not.toBe(dropoutSeedFor(43, 7, 0));
   });
 });
 
@@ -91,7 +95,7 @@ describe('guards', () => {
       model,
       trainData: data,
       evalData: data,
-      args: { batchSize: 8, gradientAccumulationSteps: 2, maxSteps: 300, evalSteps: 50, learningRate: 1e-2, outputDir: null },
+      args: { perDeviceTrainBatchSize: 8, gradientAccumulationSteps: 2, maxSteps: 300, evalStrategy: 'steps', evalSteps: 50, learningRate: 1e-2, outputDir: null },
       callbacks: { onStep: () => void counts.push(tf.memory().numTensors) },
       progress: false,
     });
@@ -121,7 +125,7 @@ describe('guards', () => {
     const trainer = new Trainer({
       model,
       trainData: countingTask(16, 6, sizes.vocab, 4),
-      args: { batchSize: 4, epochs: 2, saveSteps: 1, learningRate: 1e-2, outputDir: dir },
+      args: { perDeviceTrainBatchSize: 4, numTrainEpochs: 2, saveSteps: 1, learningRate: 1e-2, outputDir: dir },
       progress: false,
     });
     const seen: number[] = [];
@@ -161,7 +165,7 @@ describe('checkpoints and resume (in process)', () => {
     const sizes = { vocab: 10, dim: 8, hidden: 8, labels: 2 };
     const data = countingTask(30, 6, sizes.vocab, 5);
     const evalData = countingTask(12, 6, sizes.vocab, 6);
-    const args = { batchSize: 4, gradientAccumulationSteps: 2, epochs: 3, warmupRatio: 0.2, weightDecay: 0.01, learningRate: 1e-2, saveSteps: 3, evalSteps: 4 } as const;
+    const args = { perDeviceTrainBatchSize: 4, gradientAccumulationSteps: 2, numTrainEpochs: 3, warmupRatio: 0.2, weightDecay: 0.01, learningRate: 1e-2, saveSteps: 3, evalStrategy: 'steps', evalSteps: 4 } as const;
 
     const runDir = tmpDir();
     const full = TinyClassifier.random(sizes, 7, { dropout: 0.2 });
@@ -185,8 +189,8 @@ describe('checkpoints and resume (in process)', () => {
     for (const name of Object.keys(a)) expect(Array.from(b[name])).toEqual(Array.from(a[name]));
 
     // A mismatched run refuses to resume rather than silently diverging.
-    const t3 = new Trainer({ model: resumed, trainData: data, args: { ...args, batchSize: 5, outputDir: runDir }, progress: false });
-    await expect(t3.train({ resumeFrom: 'latest' })).rejects.toThrow(/batchSize: checkpoint 4, now 5/);
+    const t3 = new Trainer({ model: resumed, trainData: data, args: { ...args, perDeviceTrainBatchSize: 5, outputDir: runDir }, progress: false });
+    await expect(t3.train({ resumeFrom: 'latest' })).rejects.toThrow(/perDeviceTrainBatchSize: checkpoint 4, now 5/);
     const t4 = new Trainer({ model: resumed, trainData: data, args: { ...args, outputDir: tmpDir() }, progress: false });
     await expect(t4.train({ resumeFrom: 'latest' })).rejects.toThrow(/No checkpoint to resume from/);
     [t1, t2, t3, t4].forEach((t) => t.dispose());
@@ -202,7 +206,7 @@ describe('checkpoints and resume (in process)', () => {
       model,
       trainData: countingTask(200, 8, sizes.vocab, 12),
       evalData: countingTask(100, 8, sizes.vocab, 13),
-      args: { batchSize: 16, epochs: 15, learningRate: 3e-2, outputDir: null },
+      args: { perDeviceTrainBatchSize: 16, numTrainEpochs: 15, evalStrategy: 'epoch', learningRate: 3e-2, outputDir: null },
       callbacks: { onEvaluate: (e) => void evals.push(e.accuracy) },
       progress: false,
     });
@@ -212,6 +216,100 @@ describe('checkpoints and resume (in process)', () => {
     expect(out.epochLosses[14]).toBeLessThan(out.epochLosses[0]);
     const c = out.lastEval!.confusion;
     expect(c[0][0] + c[0][1] + c[1][0] + c[1][1]).toBe(100);
+    trainer.dispose();
+    model.dispose();
+  });
+});
+
+describe('labels', () => {
+  test('a label ≥ numLabels is refused before any training step, naming the label, its row and the number of labels', () => {
+    const sizes = { vocab: 10, dim: 8, hidden: 8, labels: 2 };
+    const inner = TinyClassifier.random(sizes, 31);
+    let trainingCalls = 0;
+    const model: TrainableModel = {
+      logits: (ids, mask, opts) => {
+        if (opts?.training) trainingCalls += 1;
+        return inner.logits(ids, mask, opts);
+      },
+      trainableVariables: () => inner.trainableVariables(),
+    };
+    const data = countingTask(4, 6, sizes.vocab, 32);
+    const bad = { ...data, labels: Int32Array.from([0, 1, 2, 1]) };
+    // PyTorch: F.cross_entropy(logits[4×2], tensor([0, 1, 2, 1])) raises "Target 2 is out of bounds."
+    expect(() => new Trainer({ model, trainData: bad, progress: false })).toThrow(
+      'trainData: label 2 at row 2 is out of bounds; labels must be class ids 0..1 (the model has 2 labels)',
+    );
+    expect(() => new Trainer({ model, trainData: data, evalData: { ...data, labels: [1, 0, 0, -1] }, progress: false })).toThrow(
+      'evalData: label -1 at row 3 is out of bounds',
+    );
+    expect(trainingCalls).toBe(0);
+    inner.dispose();
+  });
+
+  test('a model that declares numLabels is checked against it, without a forward pass', () => {
+    const sizes = { vocab: 10, dim: 8, hidden: 8, labels: 3 };
+    const inner = TinyClassifier.random(sizes, 33);
+    let calls = 0;
+    const model = {
+      config: { numLabels: 3 },
+      logits: (ids: tf.Tensor2D, mask: tf.Tensor2D, opts?: { training?: boolean }) => {
+        calls += 1;
+        return inner.logits(ids, mask, opts);
+      },
+      trainableVariables: () => inner.trainableVariables(),
+    };
+    const data = countingTask(3, 6, sizes.vocab, 34);
+    const t = new Trainer({ model, trainData: { ...data, labels: [2, 0, 1] }, progress: false });
+    expect(t.numLabels).toBe(3);
+    expect(calls).toBe(0);
+    expect(() => new Trainer({ model, trainData: { ...data, labels: [0, 3, 1] }, progress: false })).toThrow('label 3 at row 1');
+    t.dispose();
+    inner.dispose();
+  });
+});
+
+describe('evaluation and saving follow HF strategies', () => {
+  test("evalStrategy 'no' (HF's default) never evaluates; saveStrategy 'steps' saves every saveSteps and after the last step", async () => {
+    const sizes = { vocab: 10, dim: 8, hidden: 8, labels: 2 };
+    const model = TinyClassifier.random(sizes, 35);
+    const data = countingTask(20, 6, sizes.vocab, 36);
+    const dir = tmpDir();
+    const evals: number[] = [];
+    const saves: number[] = [];
+    // 20 examples / batch 4 = 5 steps per epoch × 2 epochs = 10 steps.
+    const trainer = new Trainer({
+      model,
+      trainData: data,
+      evalData: data,
+      args: { perDeviceTrainBatchSize: 4, numTrainEpochs: 2, saveSteps: 4, learningRate: 1e-2, outputDir: dir },
+      callbacks: { onEvaluate: (e) => void evals.push(e.step), onCheckpoint: (e) => void saves.push(e.step) },
+      progress: false,
+    });
+    const out = await trainer.train();
+    expect(out.globalStep).toBe(10);
+    expect(evals).toEqual([]);
+    expect(out.lastEval).toBeNull();
+    expect(saves).toEqual([4, 8, 10]);
+    trainer.dispose();
+    model.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("evalStrategy 'steps' with evalSteps null evaluates every loggingSteps, and once more at the end", async () => {
+    const sizes = { vocab: 10, dim: 8, hidden: 8, labels: 2 };
+    const model = TinyClassifier.random(sizes, 37);
+    const data = countingTask(20, 6, sizes.vocab, 38);
+    const evals: number[] = [];
+    const trainer = new Trainer({
+      model,
+      trainData: data,
+      evalData: data,
+      args: { perDeviceTrainBatchSize: 4, numTrainEpochs: 2, evalStrategy: 'steps', loggingSteps: 3, saveStrategy: 'no', outputDir: null },
+      callbacks: { onEvaluate: (e) => void evals.push(e.step) },
+      progress: false,
+    });
+    await trainer.train();
+    expect(evals).toEqual([3, 6, 9, 10]);
     trainer.dispose();
     model.dispose();
   });

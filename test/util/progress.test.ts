@@ -1,19 +1,10 @@
-// lib/progress.ts: rate/ETA arithmetic (hand-derived values) and what the console reporter prints.
-import { ByteMeter, ByteProgress, consoleProgress, formatBytes, formatProgress, formatSeconds } from '../../lib/util/progress';
+// lib/util/progress.ts: rate/ETA arithmetic (hand-derived values) and what the console reporter prints.
+import { ByteMeter, ByteProgress, consoleProgress, etaSeconds, formatProgress, progressHtml, progressLine, progressText } from '../../lib/util/progress';
 
 describe('formatting', () => {
-  test('bytes and durations', () => {
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1500)).toBe('1.5 kB');
-    expect(formatBytes(267_967_963)).toBe('268.0 MB');
-    expect(formatSeconds(42.4)).toBe('42s');
-    expect(formatSeconds(125)).toBe('2m05s');
-    expect(formatSeconds(3720)).toBe('1h02m');
-  });
-
   test('a progress line', () => {
     const p: ByteProgress = { file: 'model.safetensors', bytes: 45_200_000, total: 268_000_000, rate: 12_300_000, etaSeconds: 18.1, done: false };
-    expect(formatProgress(p)).toBe('model.safetensors  45.2 MB / 268.0 MB  16%  12.3 MB/s  ETA 18s');
+    expect(formatProgress(p)).toBe('model.safetensors  45.2 MB / 268.0 MB  16%  12.3 MB/s  ETA 00:18');
     expect(formatProgress({ ...p, total: null, etaSeconds: null })).toBe('model.safetensors  45.2 MB  12.3 MB/s');
     expect(formatProgress({ ...p, bytes: 268_000_000, done: true })).toBe('model.safetensors  268.0 MB / 268.0 MB  100%  12.3 MB/s  done');
   });
@@ -77,5 +68,42 @@ describe('consoleProgress', () => {
     r.at(0); r.report(event(100));
     r.at(50); r.report(event(10_000, true));
     expect(r.lines).toEqual([]);
+  });
+});
+
+describe('progress of counted tasks', () => {
+  test('ETA at the average rate; a text line with a bar, counts and tqdm-style times', () => {
+    const p = { label: 'train', done: 25, total: 100, elapsedSeconds: 10 };
+    expect(etaSeconds(p)).toBeCloseTo(30, 12); // 10 s per 25 → 30 s for the other 75
+    expect(etaSeconds({ ...p, done: 0 })).toBeNaN();
+    expect(progressText(p, 10)).toBe('train [###.......] 25/100 (25%) · 00:10 elapsed, ETA 00:30');
+    expect(progressText({ ...p, done: 0, info: 'loss ?' }, 4)).toBe('train [....] 0/100 (0%) · 00:10 elapsed, ETA ? · loss ?');
+    expect(progressText({ ...p, done: 100, elapsedSeconds: 3725 }, 4)).toBe('train [####] 100/100 (100%) · 1:02:05 total');
+  });
+
+  test('the HTML bar escapes the label and the words', () => {
+    const html = progressHtml({ label: '<b>', done: 1, total: 2, elapsedSeconds: 1, info: 'a & b' });
+    expect(html).toBe(
+      '<div class="qlora-progress" style="font-family:monospace"><b>&lt;b&gt;</b> ' +
+        '<progress value="1" max="2" style="width:300px;vertical-align:middle"></progress> ' +
+        '1/2 (50%) · 00:01 elapsed, ETA 00:01 · a &amp; b</div>',
+    );
+  });
+
+  test('progressLine: rewritten in place on a terminal, whole lines elsewhere', () => {
+    const tty: string[] = [];
+    const t = progressLine({ isTTY: true, write: (s: string) => tty.push(s) });
+    t.update('a');
+    t.note('n');
+    t.update('b');
+    t.end('c');
+    t.note('m');
+    expect(tty).toEqual(['\r\x1b[Ka', '\nn\n', '\r\x1b[Kb', '\r\x1b[Kc\n', 'm\n']);
+    const log: string[] = [];
+    const l = progressLine({ write: (s: string) => log.push(s) });
+    l.update('a');
+    l.note('n');
+    l.end('c');
+    expect(log).toEqual(['a\n', 'n\n', 'c\n']);
   });
 });

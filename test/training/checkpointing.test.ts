@@ -1,3 +1,4 @@
+// lib/training/checkpointing.ts: checkpoints are written so that a killed run loses nothing.
 // A training process killed with SIGKILL right after a checkpoint resumes and ends with exactly
 // the weights of an uninterrupted run (scripts/train-child.ts is the training process).
 import { spawn, spawnSync } from 'child_process';

@@ -1,0 +1,104 @@
+// What the Trainer tells the outside world while it runs: the events its callbacks receive
+// (HF `TrainerCallback`'s on_step_end / on_evaluate / on_save / on_train_end), what train()
+// returns, and the default reporter that shows them on a terminal.
+import { formatDuration } from '../util/format';
+import { ProgressStream, progressLine, progressText } from '../util/progress';
+
+export interface StepEvent {
+  /** Optimizer steps completed (1 after the first update). */
+  step: number;
+  totalSteps: number;
+  /** Fractional epoch, e.g. 1.5 halfway through the second epoch. */
+  epoch: number;
+  /** Mean training loss of this step's micro-batches. */
+  loss: number;
+  /** Learning rate used by this update. */
+  lr: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  samplesPerSecond: number;
+  /** Seconds since train() started (this process; a resumed run starts again at 0). */
+  elapsedSeconds: number;
+  etaSeconds: number;
+}
+
+export interface EvalEvent {
+  step: number;
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  /** Binary: F1 of the positive class (label 1); more classes: macro F1. */
+  f1: number;
+  macroF1: number;
+  /** [true label][predicted label]. */
+  confusion: number[][];
+  numExamples: number;
+}
+
+export interface CheckpointEvent {
+  step: number;
+  epoch: number;
+  dir: string;
+}
+
+export interface EndEvent {
+  step: number;
+  epoch: number;
+  /** Mean loss over all optimizer steps of the run (resumed runs included). */
+  trainingLoss: number;
+  seconds: number;
+  lastEval: EvalEvent | null;
+  lastCheckpoint: string | null;
+}
+
+/** Callbacks; each may return a promise, which the loop awaits (e.g. to redraw a chart). */
+export interface TrainerCallbacks {
+  onStep?(e: StepEvent): unknown;
+  onEvaluate?(e: EvalEvent): unknown;
+  onCheckpoint?(e: CheckpointEvent): unknown;
+  onEnd?(e: EndEvent): unknown;
+}
+
+export interface TrainOutput {
+  globalStep: number;
+  trainingLoss: number;
+  /** Mean training loss of each epoch (over its optimizer steps). */
+  epochLosses: number[];
+  lastEval: EvalEvent | null;
+  history: { steps: StepEvent[]; evals: EvalEvent[] };
+  lastCheckpoint: string | null;
+}
+
+/**
+ * The default reporter, like HF's tqdm bar plus its log lines: on a terminal, a progress line
+ * (lib/util/progress.ts) rewritten after every step; elsewhere a line every `loggingSteps`
+ * steps and after the last. Evaluations, checkpoints and the end get lines of their own.
+ */
+export function terminalProgress(loggingSteps: number, stream: ProgressStream = process.stderr): TrainerCallbacks {
+  const line = progressLine(stream);
+  const tty = stream.isTTY === true;
+  return {
+    onStep(e) {
+      const last = e.step === e.totalSteps;
+      if (!tty && e.step % loggingSteps !== 0 && !last) return;
+      const text = progressText({
+        label: 'training',
+        done: e.step,
+        total: e.totalSteps,
+        elapsedSeconds: e.elapsedSeconds,
+        info: `epoch ${e.epoch.toFixed(2)} · loss ${e.loss.toFixed(4)} · lr ${e.lr.toExponential(2)} · grad norm ${e.gradNorm.toFixed(3)} · ${e.samplesPerSecond.toFixed(1)} samples/s`,
+      });
+      if (last) line.end(text);
+      else line.update(text);
+    },
+    onEvaluate(e) {
+      line.note(`eval @ step ${e.step}: loss ${e.loss.toFixed(4)} · accuracy ${e.accuracy.toFixed(4)} · F1 ${e.f1.toFixed(4)}`);
+    },
+    onCheckpoint(e) {
+      line.note(`saved ${e.dir}`);
+    },
+    onEnd(e) {
+      line.note(`done: ${e.step} steps in ${formatDuration(e.seconds)}, mean training loss ${e.trainingLoss.toFixed(4)}`);
+    },
+  };
+}
