@@ -4,7 +4,7 @@ import * as http from 'http';
 import { formatBytes } from '../util/progress';
 import { Job, describeFile, fileSize } from './cache';
 import { HubError } from './errors';
-import { OFFLINE_CODES, TRANSIENT_CODES, errorCode } from './http';
+import { OFFLINE_CODES, TRANSIENT_CODES, errorCode } from './http-client';
 
 export function notCachedError(job: Job): HubError {
   const { repoId, filename, o } = job;

@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../util/atomic-write';
 import { Job, describeFile, fileSize, isFile, makeJob, removeIfPresent } from './cache';
 import { httpError, notCachedError, toHubError } from './download-errors';
 import { HubError } from './errors';
-import { Opened, USER_AGENT, headerInt, isSha256, normalizeEtag, openFollowingRedirects, parseContentRange } from './http';
+import { Opened, USER_AGENT, headerInt, isSha256, normalizeEtag, openFollowingRedirects, parseContentRange } from './http-client';
 import { HubOptions, resolveOptions } from './options';
 import { validateFilename, validateRepoId } from './validate';
 

@@ -34,3 +34,22 @@ describe('the notebook imports what tslab can resolve', () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe('no lib module shadows a Node built-in', () => {
+  // Inside the kernel, tslab resolves a bare import such as 'http' among its compiled files first:
+  // lib/hub/http.ts importing Node's 'http' loaded itself and recursed until the stack overflowed.
+  it('no file or folder under lib/ is named like a Node built-in module it could shadow', () => {
+    const builtins = new Set(require('module').builtinModules as string[]);
+    const entries = fs.readdirSync(LIB, { recursive: true }) as string[];
+    const clashes = entries
+      .map((entry) => path.basename(entry).replace(/\.ts$/, ''))
+      .filter((name) => builtins.has(name) && name !== 'util');
+    expect(clashes).toEqual([]);
+  });
+
+  it('no lib module imports the built-in "util", which lib/util/ would shadow', () => {
+    const files = (fs.readdirSync(LIB, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    const offenders = files.filter((f) => /from ['"](node:)?util['"]|require\(['"](node:)?util['"]\)/.test(fs.readFileSync(path.join(LIB, f), 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+});
