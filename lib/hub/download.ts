@@ -22,6 +22,7 @@ import { Job, NO_EXIST, cachedFile, describeFile, fileSize, isCommitHash, isFile
 import { notCachedError, httpError, toHubError } from './download-errors';
 import { HubError } from './errors';
 import { USER_AGENT, headerInt, isSha256, openFollowingRedirects, parseContentRange } from './http';
+import { withFileLock } from './lock';
 import { FileMetadata, getFileMetadata } from './metadata';
 import { HubOptions, resolveOptions } from './options';
 import { validateFilename, validateRepoId } from './validate';
@@ -115,14 +116,19 @@ async function placeFile(job: Job, meta: FileMetadata): Promise<string> {
   }
   const blob = repo.blob(meta.etag);
   repo.writeRef(o.revision, meta.commit);
-  if (isFile(blob)) {
-    linkBlob(blob, pointer, false);
+  // Python's .locks/ folder, our own lock file name in it (see lock.ts).
+  const lock = path.join(o.cacheDir, '.locks', path.basename(repo.folder), `${meta.etag}.qlora.lock`);
+  return withFileLock(lock, async () => {
+    if (isFile(pointer)) return pointer; // another process placed it while we waited
+    if (isFile(blob)) {
+      linkBlob(blob, pointer, false); // the same bytes under another name or commit: no download
+      return pointer;
+    }
+    fs.mkdirSync(path.dirname(blob), { recursive: true });
+    await downloadBlob(job, meta, blob);
+    linkBlob(blob, pointer, true);
     return pointer;
-  }
-  fs.mkdirSync(path.dirname(blob), { recursive: true });
-  await downloadBlob(job, meta, blob);
-  linkBlob(blob, pointer, true);
-  return pointer;
+  });
 }
 
 /** GET the bytes into blobs/{etag}.incomplete (resuming what is there), verify, rename to blobs/{etag}. */

@@ -3,9 +3,11 @@
 // sha256, auth, offline, errors. Expected bytes, etags and link targets come from the served
 // buffers through node:crypto and from huggingface_hub's documented layout
 // (`snapshots/<commit>/<file> -> ../../blobs/<etag>`), never from the code under test.
+import { spawnSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
+import * as os from 'os';
 import * as path from 'path';
 import { AddressInfo } from 'net';
 import { HubOptions, download } from '../../lib/hub/hub';
@@ -229,6 +231,27 @@ describe('downloading', () => {
     const p = await download('acme/moving', 'w.bin', opts({ retries: 0 }));
     expect(fs.readFileSync(p).equals(v2)).toBe(true);
     expect(env.hub.hits('/cdn/').map((r) => r.headers.range)).toEqual([undefined, undefined]);
+  });
+
+  test('two downloads of one file at once: one fetches under the lock, the other waits and reuses it', async () => {
+    const body = crypto.randomBytes(400_000);
+    env.hub.addFile('acme/both', 'w.bin', { body });
+    const [a, b] = await Promise.all([download('acme/both', 'w.bin', opts()), download('acme/both', 'w.bin', opts())]);
+    expect(a).toBe(b);
+    expect(fs.readFileSync(a).equals(body)).toBe(true);
+    expect(env.hub.hits('/cdn/')).toHaveLength(1);
+    expect(fs.readdirSync(path.join(env.cacheDir(), '.locks', 'models--acme--both'))).toEqual([]); // released
+  });
+
+  test('a lock left by a process that died is taken over', async () => {
+    const body = crypto.randomBytes(1000);
+    env.hub.addFile('acme/stale', 'w.bin', { body });
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid; // has exited by now
+    const lock = path.join(env.cacheDir(), '.locks', 'models--acme--stale', `${sha256Hex(body)}.qlora.lock`);
+    fs.mkdirSync(path.dirname(lock), { recursive: true });
+    fs.writeFileSync(lock, `${os.hostname()} ${dead}`);
+    expect(fs.readFileSync(await download('acme/stale', 'w.bin', opts())).equals(body)).toBe(true);
+    expect(fs.existsSync(lock)).toBe(false);
   });
 
   test('a checksum mismatch deletes the download and throws; nothing enters blobs/ or snapshots/', async () => {
