@@ -94,6 +94,24 @@ export class RepoCache {
   }
 }
 
+// huggingface_hub's words, so the file is the same whoever wrote it first.
+const CACHEDIR_TAG =
+  'Signature: 8a477f597d28d172789f06886806bc55\n' +
+  '# This file is a cache directory tag created by huggingface_hub.\n' +
+  '# For information about cache directory tags, see:\n' +
+  '#\thttps://bford.info/cachedir/\n';
+
+/** Marks the cache folder for backup tools (the Cache Directory Tagging Standard), as huggingface_hub does. */
+export function tagCacheFolder(cacheDir: string): void {
+  const tag = path.join(cacheDir, 'CACHEDIR.TAG');
+  if (fs.existsSync(tag)) return;
+  try {
+    writeFileAtomic(tag, CACHEDIR_TAG);
+  } catch {
+    // A read-only cache folder: the tag is a courtesy, not a requirement.
+  }
+}
+
 export const NO_EXIST = Symbol('the Hub said this file does not exist');
 
 /**

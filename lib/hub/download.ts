@@ -18,7 +18,7 @@ import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import { ByteMeter, formatBytes } from '../util/progress';
 import { writeFileAtomic } from '../util/atomic-write';
-import { Job, NO_EXIST, cachedFile, describeFile, fileSize, isCommitHash, isFile, linkBlob, makeJob, removeIfPresent } from './cache';
+import { Job, NO_EXIST, cachedFile, describeFile, fileSize, isCommitHash, isFile, linkBlob, makeJob, removeIfPresent, tagCacheFolder } from './cache';
 import { notCachedError, httpError, toHubError } from './download-errors';
 import { HubError } from './errors';
 import { USER_AGENT, headerInt, isSha256, openFollowingRedirects, parseContentRange } from './http';
@@ -115,6 +115,7 @@ async function placeFile(job: Job, meta: FileMetadata): Promise<string> {
     return pointer;
   }
   const blob = repo.blob(meta.etag);
+  tagCacheFolder(o.cacheDir);
   repo.writeRef(o.revision, meta.commit);
   // Python's .locks/ folder, our own lock file name in it (see lock.ts).
   const lock = path.join(o.cacheDir, '.locks', path.basename(repo.folder), `${meta.etag}.qlora.lock`);

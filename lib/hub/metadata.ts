@@ -1,7 +1,7 @@
 // What the Hub says about one file at one revision, before any byte is downloaded: the commit the
 // revision points to, the file's etag (its blob name in the cache) and size, and where to fetch it.
-// Mirrors huggingface_hub's get_hf_file_metadata: a HEAD on /resolve/ that follows only relative
-// redirects (a renamed repo, the Hub's resolve-cache) and stops at an absolute one (the CDN), then
+// Mirrors huggingface_hub's get_hf_file_metadata: a HEAD on /resolve/ that follows redirects on the
+// same host (a renamed repo, the Hub's /api/resolve-cache/) and stops at another host (the CDN), then
 //   commit = X-Repo-Commit,  etag = X-Linked-Etag or ETag,  size = X-Linked-Size or Content-Length,
 //   location = the Location header (the CDN URL of an LFS or Xet file) or the URL reached.
 // Xet-stored files need nothing more: /resolve/ redirects them to a URL that serves plain bytes,
@@ -22,7 +22,7 @@ export interface FileMetadata {
 /** The file exists (metadata), or the Hub said it does not (with the commit, for .no_exist/). */
 export type MetadataAnswer = { found: true; meta: FileMetadata } | { found: false; commit: string | null; error: HubError };
 
-const MAX_RELATIVE_REDIRECTS = 10;
+const MAX_SAME_HOST_REDIRECTS = 10;
 
 export async function getFileMetadata(job: Job): Promise<MetadataAnswer> {
   const { o } = job;
@@ -39,13 +39,19 @@ export async function getFileMetadata(job: Job): Promise<MetadataAnswer> {
     }
     res.resume();
     const status = res.statusCode ?? 0;
-    const location = res.headers.location;
-    // Only a Location without a host is followed, so the token never leaves the Hub.
-    if (!isRedirect(status) || !location || !location.startsWith('/') || location.startsWith('//')) break;
-    if (hop >= MAX_RELATIVE_REDIRECTS) {
-      throw new HubError('REDIRECT', `Too many redirects (more than ${MAX_RELATIVE_REDIRECTS}) for ${job.url}; last one went to ${url}.`);
+    if (!isRedirect(status) || !res.headers.location) break;
+    let next: URL;
+    try {
+      next = new URL(res.headers.location, url);
+    } catch {
+      break; // an unusable Location: reported below as this answer's problem
     }
-    url = new URL(location, url);
+    // Only the same host is followed (huggingface_hub 2's _is_same_or_hub_host), so the token never leaves it.
+    if (next.host !== url.host) break;
+    if (hop >= MAX_SAME_HOST_REDIRECTS) {
+      throw new HubError('REDIRECT', `Too many redirects (more than ${MAX_SAME_HOST_REDIRECTS}) for ${job.url}; last one went to ${url}.`);
+    }
+    url = next;
   }
 
   const status = res.statusCode ?? 0;

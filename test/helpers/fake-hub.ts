@@ -3,12 +3,14 @@
 //   HEAD or GET /{repo}/resolve/{revision}/{file}    (models; datasets: /datasets/{repo}/resolve/…)
 //     every answer carries X-Repo-Commit: the 40-hex commit `revision` points to (it changes
 //     whenever a file of that revision is added or replaced, like a push)
-//     LFS file  → 302 to http://…/cdn/{id} (this server, or a second "CDN" server), with
-//                 X-Linked-Etag: "<sha256>" and X-Linked-Size, like the real Hub
+//     LFS file  → 302 with X-Linked-Etag: "<sha256>" and X-Linked-Size, like the real Hub, to
+//                 http://…/cdn/{id} on a second "CDN" server (as cdn-lfs / cas-bridge hosts), or to
+//                 /api/resolve-cache/{id} on this server, which answers with the Hub's headers again
+//                 (X-Repo-Commit, ETag) as the real resolve-cache route does
 //     small file → 200 with the body (none for HEAD), Content-Length and ETag: "<git blob sha1>"
 //     unknown repo → 404 X-Error-Code: RepoNotFound; unknown file → 404 X-Error-Code: EntryNotFound
 //     private file without the right bearer token → 401
-//   GET /cdn/{id}  the bytes, with Range support (206 + Content-Range, 416 past the end)
+//   GET /cdn/{id}, /api/resolve-cache/{id}  the bytes, with Range support (206 + Content-Range, 416 past the end)
 //
 // Every request is recorded (method, path, headers, which server) so tests can count network hits
 // and check the Range and Authorization headers that were sent. Both servers listen on loopback only.
@@ -24,8 +26,8 @@ export interface FakeFile {
   body: Buffer;
   /** Served like an LFS file: a redirect to the CDN route carrying the sha256 (default true). */
   lfs?: boolean;
-  /** Where the LFS redirect points: 'same-origin' (http://127.0.0.1:port/cdn/… on this server,
-   *  default) or 'other-origin' (the second, CDN server, as the real Hub's cdn-lfs / cas-bridge hosts). */
+  /** Where the LFS redirect points: 'other-origin' (the second, CDN server, default) or
+   *  'same-origin' (http://127.0.0.1:port/api/resolve-cache/… on this server). */
   cdn?: 'same-origin' | 'other-origin';
   /** Advertise this sha256 instead of the body's (a corrupted-transfer route). */
   advertisedSha256?: string;
@@ -66,6 +68,7 @@ export class FakeHub {
   private readonly files = new Map<string, StoredFile>();
   private readonly repos = new Set<string>();
   private readonly blobs: StoredFile[] = [];
+  private readonly blobHubHeaders: http.OutgoingHttpHeaders[] = [];
   private readonly commits = new Map<string, string>();
   private pushes = 0;
   private hubServer!: http.Server;
@@ -122,6 +125,12 @@ export class FakeHub {
       if (!blob) return void res.writeHead(404).end('no such blob');
       return this.serveBody(req, res, blob, sha256Hex(blob.body));
     }
+    if (server === 'hub' && urlPath.startsWith('/api/resolve-cache/')) {
+      const id = Number(urlPath.slice('/api/resolve-cache/'.length));
+      if (!this.blobs[id]) return void res.writeHead(404).end('no such blob');
+      const { ETag, ...hubHeaders } = this.blobHubHeaders[id];
+      return this.serveBody(req, res, this.blobs[id], String(ETag), hubHeaders);
+    }
 
     const at = urlPath.indexOf('/resolve/');
     if (server !== 'hub' || at < 0) return void res.writeHead(404).end('not a Hub route');
@@ -150,8 +159,8 @@ export class FakeHub {
     const sha = file.advertisedSha256 ?? sha256Hex(file.body);
     let id = this.blobs.indexOf(file);
     if (id < 0) id = this.blobs.push(file) - 1;
-    const cdnPath = `/cdn/${id}`;
-    const location = file.cdn === 'other-origin' ? `${this.cdnUrl}${cdnPath}` : `${this.url}${cdnPath}`;
+    this.blobHubHeaders[id] = { ...commitHeader, ETag: sha };
+    const location = file.cdn === 'same-origin' ? `${this.url}/api/resolve-cache/${id}` : `${this.cdnUrl}/cdn/${id}`;
     res
       .writeHead(302, {
         ...commitHeader,

@@ -57,6 +57,8 @@ describe('the cache layout is huggingface_hub\'s', () => {
     expect(fs.readFileSync(path.join(repo, 'refs', 'main'), 'utf8')).toBe(commit); // no newline, as Python writes it
     expect(fs.readFileSync(p).equals(body)).toBe(true);
     expect(env.hub.hits().map((r) => `${r.method} ${r.path}`)).toEqual(['HEAD /acme/tiny/resolve/main/model.safetensors', 'GET /cdn/0']);
+    // The cache folder is tagged for backup tools (https://bford.info/cachedir/), as huggingface_hub does.
+    expect(fs.readFileSync(path.join(env.cacheDir(), 'CACHEDIR.TAG'), 'utf8')).toMatch(/^Signature: 8a477f597d28d172789f06886806bc55\n/);
 
     // Again: one HEAD to see where main is now (as hf_hub_download does), no bytes.
     expect(await download('acme/tiny', 'model.safetensors', opts())).toBe(p);
@@ -333,7 +335,8 @@ describe('downloading', () => {
     const seen = env.hub.hits().map((r) => [r.server, r.method, r.path, r.headers.authorization]);
     expect(seen).toEqual([
       ['hub', 'HEAD', '/acme/x/resolve/main/same.bin', 'Bearer hf_secret'],
-      ['hub', 'GET', '/cdn/0', 'Bearer hf_secret'],
+      ['hub', 'HEAD', '/api/resolve-cache/0', 'Bearer hf_secret'], // same host: followed, like huggingface_hub
+      ['hub', 'GET', '/api/resolve-cache/0', 'Bearer hf_secret'],
       ['hub', 'HEAD', '/acme/x/resolve/main/other.bin', 'Bearer hf_secret'],
       ['cdn', 'GET', '/cdn/1', undefined],
     ]);
