@@ -64,8 +64,12 @@ export async function fetchToCache(job: Job): Promise<Fetched> {
       const answer = await getFileMetadata(job);
       if (!answer.found) {
         if (answer.commit !== null) {
-          writeFileAtomic(repo.noExist(answer.commit, filename), '');
-          repo.writeRef(o.revision, answer.commit);
+          try {
+            writeFileAtomic(repo.noExist(answer.commit, filename), '');
+            repo.writeRef(o.revision, answer.commit);
+          } catch {
+            // A read-only cache: the answer is still right, only not remembered (huggingface_hub logs and goes on).
+          }
         }
         return { path: null, commit: answer.commit, error: answer.error };
       }
