@@ -52,7 +52,7 @@ export interface LoadOptions {
   labelMap?: Record<string, number>;
   /** Longer reviews (UTF-8 bytes) are skipped with a warning. Default 1 MiB. */
   maxReviewBytes?: number;
-  /** Where Hub downloads are cached (passed to hub.ts; its default is $QLORA_CACHE_DIR or data/). */
+  /** The Hugging Face cache folder for Hub downloads (lib/hub's cacheDir; default $HF_HUB_CACHE, else $HF_HOME/hub). */
   cacheDir?: string;
   onProgress?: (progress: LoadProgress) => void;
   /** Default console.warn. */

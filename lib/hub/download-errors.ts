@@ -6,13 +6,16 @@ import { Job, describeFile, fileSize } from './cache';
 import { HubError } from './errors';
 import { OFFLINE_CODES, TRANSIENT_CODES, errorCode } from './http-client';
 
+/** The variable that points the notebook at a local copy of this kind of repo. */
+export const localVariable = (job: Job) => (job.o.repoType === 'dataset' ? 'QLORA_DATA' : 'QLORA_MODEL');
+
 export function notCachedError(job: Job): HubError {
   const { repoId, filename, o } = job;
   return new HubError(
     'NOT_CACHED',
-    `Offline mode (HF_HUB_OFFLINE=1 or opts.offline) and ${describeFile(repoId, filename, o)} is not in the cache. ` +
-      `Put the file at ${job.paths.file} (it is ${job.url} on the Hub), or point QLORA_MODEL / QLORA_DATA at a local ` +
-      `folder or file that has it, or unset HF_HUB_OFFLINE to download it.`,
+    `Offline (HF_HUB_OFFLINE=1), and ${describeFile(repoId, filename, o)} is not in the Hugging Face cache ${o.cacheDir}: ` +
+      `download it once with network (here, or in Python with \`hf download ${o.repoType === 'dataset' ? '--repo-type dataset ' : ''}${repoId}\`), ` +
+      `or set ${localVariable(job)} to a local ${o.repoType === 'dataset' ? 'file or folder' : 'folder'} that has it.`,
   );
 }
 
@@ -20,15 +23,17 @@ export function notCachedError(job: Job): HubError {
 export function toHubError(err: unknown, job: Job, phase: 'connect' | 'body' = 'connect', total: number | null = null): HubError {
   if (err instanceof HubError) return err;
   const code = errorCode(err);
-  const what = describeFile(job.repoId, job.filename, job.o);
+  const o = job.o;
+  const what = describeFile(job.repoId, job.filename, o);
   const detail = err instanceof Error ? err.message : String(err);
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    const have = fileSize(job.paths.partial);
+    const partial = job.partial ?? o.cacheDir;
+    const have = job.partial ? fileSize(job.partial) : 0;
     const needed = total !== null ? `${formatBytes(Math.max(total - have, 0))} more` : 'more space';
     return new HubError(
       'DISK_FULL',
-      `Disk full while writing ${what} to ${job.paths.partial}: ${needed} needed there` +
-        `${total !== null ? ` (the file is ${formatBytes(total)})` : ''}. Free some space or set QLORA_CACHE_DIR ` +
+      `Disk full while writing ${what} to ${partial}: ${needed} needed there` +
+        `${total !== null ? ` (the file is ${formatBytes(total)})` : ''}. Free some space or set HF_HUB_CACHE ` +
         `to a folder on a bigger disk; the partial file is kept and the download resumes.`,
       { cause: err },
     );
@@ -36,17 +41,17 @@ export function toHubError(err: unknown, job: Job, phase: 'connect' | 'body' = '
   if (phase === 'body') {
     return new HubError(
       'INTERRUPTED',
-      `The connection broke while downloading ${what} (${code || detail}). The partial file ${job.paths.partial} ` +
-        `(${formatBytes(fileSize(job.paths.partial))}) is kept; running again resumes it.`,
+      `The connection broke while downloading ${what} (${code || detail}). The partial file ${job.partial} ` +
+        `(${formatBytes(job.partial ? fileSize(job.partial) : 0)}) is kept; running again resumes it.`,
       { retryable: true, cause: err },
     );
   }
   if (OFFLINE_CODES.has(code) || TRANSIENT_CODES.has(code)) {
     return new HubError(
       'NETWORK',
-      `Cannot reach ${job.url.host} to download ${what} (${code}: ${detail}). This machine seems to be offline ` +
-        `or the Hub is unreachable. To work without network: set HF_HUB_OFFLINE=1 and point QLORA_MODEL / QLORA_DATA ` +
-        `at a local folder or file, or put the file at ${job.paths.file}.`,
+      `Cannot reach ${job.url.host} to download ${what} (${code}: ${detail}), and the Hugging Face cache ${o.cacheDir} ` +
+        `has no copy of it. This machine seems to be offline or the Hub is unreachable: run once with network, or set ` +
+        `HF_HUB_OFFLINE=1 and ${localVariable(job)} to a local copy.`,
       { retryable: TRANSIENT_CODES.has(code), cause: err },
     );
   }

@@ -1,7 +1,16 @@
-// download(): one file of a Hub repo into the cache, like huggingface_hub's hf_hub_download.
-// Partial files are resumed with a Range request, the Hub's sha256 (X-Linked-Etag of LFS files) is
-// checked before the file is renamed into place, cut connections and 5xx/429 answers are retried
-// with exponential backoff, and progress goes to util/progress.ts.
+// download(): one file of a Hub repo into the Hub cache, like huggingface_hub's hf_hub_download
+// (_hf_hub_download_to_cache_dir), in its layout (cache.ts). Online, the revision is resolved
+// with a HEAD (metadata.ts) every time, as Python does, so `main` follows the Hub; the bytes are
+// only fetched when the cache lacks that blob. Offline ($HF_HUB_OFFLINE, opts.offline), or when the
+// Hub cannot be reached or refuses, refs/{revision} leads to the cached snapshot.
+//
+// Why our own code and not @huggingface/hub's downloadFileToCacheDir: that function names the
+// snapshot folder after the commit that last touched the file (not the commit `main` points to,
+// where Python looks), never writes refs/main (so no offline lookup), downloads the whole file
+// again after any interruption, checks no sha256, and has no offline fallback. Kept here, beyond
+// what Python does: a `.incomplete` blob is resumed with a Range request (Python now restarts from
+// byte 0), an LFS file's sha256 (its etag) is checked before the blob is renamed into place, cut
+// connections and 5xx/429 are retried with backoff, and every failure is a HubError saying what to do.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
@@ -9,31 +18,75 @@ import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import { ByteMeter, formatBytes } from '../util/progress';
 import { writeFileAtomic } from '../util/atomic-write';
-import { Job, describeFile, fileSize, isFile, makeJob, removeIfPresent } from './cache';
-import { httpError, notCachedError, toHubError } from './download-errors';
+import { Job, NO_EXIST, cachedFile, describeFile, fileSize, isCommitHash, isFile, linkBlob, makeJob, removeIfPresent, tagCacheFolder } from './cache';
+import { notCachedError, httpError, toHubError } from './download-errors';
 import { HubError } from './errors';
-import { Opened, USER_AGENT, headerInt, isSha256, normalizeEtag, openFollowingRedirects, parseContentRange } from './http-client';
+import { USER_AGENT, headerInt, isSha256, openFollowingRedirects, parseContentRange } from './http-client';
+import { withFileLock } from './lock';
+import { FileMetadata, getFileMetadata } from './metadata';
 import { HubOptions, resolveOptions } from './options';
 import { validateFilename, validateRepoId } from './validate';
 
 /**
- * Downloads one file of a Hub repo into the cache (once) and returns its local path.
- * A cached file is returned without any network access; in offline mode only the cache is used.
+ * Downloads one file of a Hub repo into the Hub cache (once) and returns its path,
+ * `{cacheDir}/models--org--name/snapshots/{commit}/{filename}` (a symlink into blobs/).
+ * Throws a HubError: NOT_FOUND (the repo has no such file), NOT_CACHED (offline and not cached),
+ * NETWORK, AUTH, REPO_NOT_FOUND, CHECKSUM, DISK_FULL, INTERRUPTED, … (see errors.ts).
  */
 export async function download(repoId: string, filename: string, opts: HubOptions = {}): Promise<string> {
   validateRepoId(repoId);
   validateFilename(filename);
-  const o = resolveOptions(opts);
-  const job = makeJob(repoId, filename, o);
+  const got = await fetchToCache(makeJob(repoId, filename, resolveOptions(opts)));
+  if (got.path === null) throw got.error;
+  return got.path;
+}
 
-  if (isFile(job.paths.file)) return job.paths.file;
-  if (o.offline) throw notCachedError(job);
+/** A cached file and the commit it belongs to; or the Hub's "no such file" (commit known when the Hub said it). */
+export type Fetched = { path: string; commit: string } | { path: null; commit: string | null; error: HubError };
 
-  fs.mkdirSync(path.dirname(job.paths.file), { recursive: true });
+/** download() for callers that need the commit (snapshot pins it) or treat a missing file as an answer. */
+export async function fetchToCache(job: Job): Promise<Fetched> {
+  const { repo, o, filename } = job;
+  // A commit never changes: what is cached for it is final, no need to ask (huggingface_hub does the same).
+  if (isCommitHash(o.revision)) {
+    const hit = fromCache(job);
+    if (hit !== null) return hit;
+  }
+  if (o.offline) {
+    const hit = fromCache(job);
+    if (hit === null) throw notCachedError(job);
+    return hit;
+  }
+
   for (let attempt = 0; ; attempt++) {
+    let meta: FileMetadata;
     try {
-      await downloadOnce(job);
-      return job.paths.file;
+      const answer = await getFileMetadata(job);
+      if (!answer.found) {
+        if (answer.commit !== null) {
+          try {
+            writeFileAtomic(repo.noExist(answer.commit, filename), '');
+            repo.writeRef(o.revision, answer.commit);
+          } catch {
+            // A read-only cache: the answer is still right, only not remembered (huggingface_hub logs and goes on).
+          }
+        }
+        return { path: null, commit: answer.commit, error: answer.error };
+      }
+      meta = answer.meta;
+    } catch (err) {
+      const e = toHubError(err, job);
+      if (e.code === 'INVALID_ARGUMENT') throw e;
+      // Hub unreachable, refusing (401, 5xx) or not looking like the Hub: like huggingface_hub,
+      // use what the cache has for this revision before giving up.
+      const hit = fromCache(job);
+      if (hit !== null) return hit;
+      if (!e.retryable || attempt >= o.retries) throw e;
+      await sleep(o.retryDelayMs * 2 ** attempt);
+      continue;
+    }
+    try {
+      return { path: await placeFile(job, meta), commit: meta.commit };
     } catch (err) {
       const e = toHubError(err, job);
       if (!e.retryable || attempt >= o.retries) throw e;
@@ -42,89 +95,129 @@ export async function download(repoId: string, filename: string, opts: HubOption
   }
 }
 
-/** One GET (resuming a partial file if there is one), then verify and move into place. */
-async function downloadOnce(job: Job): Promise<void> {
-  const { paths, o } = job;
-  const have = fileSize(paths.partial);
+function fromCache(job: Job): Fetched | null {
+  const hit = cachedFile(job.repo, job.o.revision, job.filename);
+  if (hit === null) return null;
+  const commit = job.repo.commitOf(job.o.revision) as string;
+  if (hit === NO_EXIST) {
+    const error = new HubError('NOT_FOUND', `The Hub said ${describeFile(job.repoId, job.filename, job.o)} does not exist (remembered in ${job.repo.noExist(commit, job.filename)}).`);
+    return { path: null, commit, error };
+  }
+  return { path: hit, commit };
+}
+
+/** snapshots/{commit}/{file} → blobs/{etag}, downloading the blob unless it is there (another revision may share it). */
+async function placeFile(job: Job, meta: FileMetadata): Promise<string> {
+  const { repo, o, filename } = job;
+  const pointer = repo.pointer(meta.commit, filename);
+  if (isFile(pointer)) {
+    try {
+      repo.writeRef(o.revision, meta.commit);
+    } catch {
+      // A read-only cache (shared, mounted) still serves its files: the ref update is best effort.
+    }
+    return pointer;
+  }
+  const blob = repo.blob(meta.etag);
+  tagCacheFolder(o.cacheDir);
+  repo.writeRef(o.revision, meta.commit);
+  // Python's .locks/ folder, our own lock file name in it (see lock.ts).
+  const lock = path.join(o.cacheDir, '.locks', path.basename(repo.folder), `${meta.etag}.qlora.lock`);
+  return withFileLock(lock, async () => {
+    if (isFile(pointer)) return pointer; // another process placed it while we waited
+    if (isFile(blob)) {
+      linkBlob(blob, pointer, false); // the same bytes under another name or commit: no download
+      return pointer;
+    }
+    fs.mkdirSync(path.dirname(blob), { recursive: true });
+    await downloadBlob(job, meta, blob);
+    linkBlob(blob, pointer, true);
+    return pointer;
+  });
+}
+
+/** GET the bytes into blobs/{etag}.incomplete (resuming what is there), verify, rename to blobs/{etag}. */
+async function downloadBlob(job: Job, meta: FileMetadata, blob: string): Promise<void> {
+  const { o } = job;
+  const partial = blob + '.incomplete';
+  job.partial = partial;
+  let have = fileSize(partial);
+  if (have > meta.size) {
+    removeIfPresent(partial); // longer than the file: not a prefix of it
+    have = 0;
+  }
+  if (have > 0 && have === meta.size) {
+    // A run stopped between the last byte and the rename: verify what is there.
+    return finish(job, meta, partial, blob, new ByteMeter(job.filename, meta.size, have, o.onProgress));
+  }
+
   const headers: Record<string, string> = { 'User-Agent': USER_AGENT, 'Accept-Encoding': 'identity' };
   if (have > 0) headers.Range = `bytes=${have}-`;
-
-  let opened: Opened;
+  // The token goes to the Hub only, never to a CDN on another host (huggingface_hub drops it too).
+  const token = meta.location.origin === new URL(o.endpoint).origin ? o.token : null;
+  let res: http.IncomingMessage;
   try {
-    opened = await openFollowingRedirects(job.url, headers, o.token, o.timeoutMs);
+    res = (await openFollowingRedirects(meta.location, headers, token, o.timeoutMs)).res;
   } catch (err) {
     throw toHubError(err, job, 'connect');
   }
-  const { res } = opened;
   const status = res.statusCode ?? 0;
-  const expectedEtag = opened.linkedEtag ?? normalizeEtag(res.headers.etag);
 
   if (status === 416 && have > 0) {
-    // Our partial file reaches the end already (a run killed between the last byte and the
-    // rename), or it is longer than the file: verify it, or start again.
     res.resume();
-    const total = parseContentRange(res.headers['content-range'] as string | undefined)?.total ?? opened.linkedSize;
-    if (total === have) {
-      const meter = new ByteMeter(job.filename, total, have, o.onProgress);
-      await finish(job, expectedEtag, total, meter);
-      return;
-    }
-    discardPartial(job);
-    return downloadOnce(job);
+    removeIfPresent(partial); // the server says our partial file is not a prefix it can continue
+    return downloadBlob(job, meta, blob);
   }
   if (status !== 200 && status !== 206) {
     res.resume();
-    throw httpError(job, res, opened.url);
+    throw httpError(job, res, meta.location);
   }
-
   let start = 0;
-  let total: number | null;
   if (status === 206) {
     const range = parseContentRange(res.headers['content-range'] as string | undefined);
-    const recordedEtag = readPartialEtag(job);
-    const fileChanged = recordedEtag !== null && expectedEtag !== null && recordedEtag !== expectedEtag;
-    if (!range || range.start !== have || fileChanged) {
+    if (!range || range.start !== have || (range.total !== null && range.total !== meta.size)) {
       // Not the continuation of what we have: drop the partial file and fetch the whole file.
       res.destroy();
-      discardPartial(job);
-      return downloadOnce(job);
+      removeIfPresent(partial);
+      return downloadBlob(job, meta, blob);
     }
     start = have;
-    total = range.total;
   } else {
-    // 200: either a fresh download or a server that ignored our Range; both start from byte 0.
-    total = headerInt(res.headers['content-length']) ?? opened.linkedSize;
+    const length = headerInt(res.headers['content-length']);
+    if (length !== null && length !== meta.size) {
+      res.destroy();
+      throw new HubError(
+        'HTTP',
+        `The Hub announced ${formatBytes(meta.size)} for ${describeFile(job.repoId, job.filename, o)} but ${meta.location.host} sends ${formatBytes(length)}; not caching it. Run again; if this repeats, a proxy is altering the download.`,
+        { retryable: true },
+      );
+    }
   }
-  if (start === 0) writeFileAtomic(paths.partialMeta, JSON.stringify({ etag: expectedEtag }) + '\n');
 
   // From here until writeBody listens to `res`, everything is synchronous: an await would let
   // socket events (data, a cut connection) fire with nobody listening.
-  if (total !== null) {
-    try {
-      checkFreeSpace(job, total - start);
-    } catch (err) {
-      res.destroy();
-      throw err;
-    }
-  }
-
-  const meter = new ByteMeter(job.filename, total, start, o.onProgress);
   try {
-    await writeBody(res, paths.partial, start > 0, meter);
+    checkFreeSpace(job, partial, meta.size - start);
   } catch (err) {
-    throw toHubError(err, job, 'body', total);
+    res.destroy();
+    throw err;
   }
-
-  const size = fileSize(paths.partial);
-  if (total !== null && size !== total) {
+  const meter = new ByteMeter(job.filename, meta.size, start, o.onProgress);
+  try {
+    await writeBody(res, partial, start > 0, meter);
+  } catch (err) {
+    throw toHubError(err, job, 'body', meta.size);
+  }
+  const size = fileSize(partial);
+  if (size !== meta.size) {
     throw new HubError(
       'INTERRUPTED',
-      `Download of ${describeFile(job.repoId, job.filename, o)} stopped at ${formatBytes(size)} of ${formatBytes(total)}. ` +
-        `The partial file ${paths.partial} is kept; running again resumes it.`,
+      `Download of ${describeFile(job.repoId, job.filename, o)} stopped at ${formatBytes(size)} of ${formatBytes(meta.size)}. ` +
+        `The partial file ${partial} is kept; running again resumes it.`,
       { retryable: true },
     );
   }
-  await finish(job, expectedEtag, size, meter);
+  await finish(job, meta, partial, blob, meter);
 }
 
 /**
@@ -171,46 +264,27 @@ function writeBody(res: http.IncomingMessage, file: string, append: boolean, met
   });
 }
 
-/** Verify the partial file against the Hub's sha256, record it, rename it into place. */
-async function finish(job: Job, expectedEtag: string | null, size: number, meter: ByteMeter): Promise<void> {
-  const { paths } = job;
-  let sha256: string | null = null;
-  if (isSha256(expectedEtag)) {
-    sha256 = await sha256OfFile(paths.partial);
-    if (sha256 !== expectedEtag.toLowerCase()) {
-      discardPartial(job);
+/** Verify the partial blob against its sha256 etag (LFS files), then rename it into place. */
+async function finish(job: Job, meta: FileMetadata, partial: string, blob: string, meter: ByteMeter): Promise<void> {
+  // Non-LFS files carry a git blob sha1 (40 hex) as etag: not a content hash we can check here.
+  if (isSha256(meta.etag)) {
+    const sha256 = await sha256OfFile(partial);
+    if (sha256 !== meta.etag.toLowerCase()) {
+      removeIfPresent(partial);
       throw new HubError(
         'CHECKSUM',
-        `Checksum mismatch for ${describeFile(job.repoId, job.filename, job.o)}: the Hub says sha256 ${expectedEtag.toLowerCase()}, ` +
+        `Checksum mismatch for ${describeFile(job.repoId, job.filename, job.o)}: the Hub says sha256 ${meta.etag.toLowerCase()}, ` +
           `the downloaded bytes have ${sha256}. The bad download was deleted and not used; run again to re-download ` +
-          `(if this repeats, something between you and ${job.url.host} is altering the file).`,
+          `(if this repeats, something between you and ${meta.location.host} is altering the file).`,
       );
     }
   }
-  // Non-LFS files carry a git blob sha1 (40 hex) as ETag: not a content hash we can check here.
-  const record = { etag: expectedEtag, sha256, size, url: job.url.toString(), downloadedAt: new Date().toISOString() };
-  writeFileAtomic(paths.meta, JSON.stringify(record, null, 2) + '\n');
-  fs.renameSync(paths.partial, paths.file);
-  removeIfPresent(paths.partialMeta);
+  fs.renameSync(partial, blob);
   meter.finish();
 }
 
-function readPartialEtag(job: Job): string | null {
-  try {
-    const etag = JSON.parse(fs.readFileSync(job.paths.partialMeta, 'utf8')).etag;
-    return typeof etag === 'string' ? etag : null;
-  } catch {
-    return null;
-  }
-}
-
-function discardPartial(job: Job): void {
-  removeIfPresent(job.paths.partial);
-  removeIfPresent(job.paths.partialMeta);
-}
-
-function checkFreeSpace(job: Job, needed: number): void {
-  const folder = path.dirname(job.paths.partial);
+function checkFreeSpace(job: Job, partial: string, needed: number): void {
+  const folder = path.dirname(partial);
   let free: number;
   try {
     const s = fs.statfsSync(folder);
@@ -222,7 +296,7 @@ function checkFreeSpace(job: Job, needed: number): void {
     throw new HubError(
       'DISK_FULL',
       `Not enough disk space for ${describeFile(job.repoId, job.filename, job.o)}: ${formatBytes(needed)} needed in ${folder}, ` +
-        `${formatBytes(free)} free. Free some space or set QLORA_CACHE_DIR to a folder on a bigger disk.`,
+        `${formatBytes(free)} free. Free some space or set HF_HUB_CACHE to a folder on a bigger disk.`,
     );
   }
 }

@@ -1,6 +1,5 @@
-// HTTP for the Hub: one GET at a time, redirects followed by hand (to read the Hub's X-Linked-Etag /
-// X-Linked-Size on the redirect of an LFS file, and to control where the token goes), and the
-// parsing of the headers a download needs.
+// HTTP for the Hub: one GET or HEAD at a time, redirects followed by hand (to control where the
+// token goes), and the parsing of the headers a download needs.
 //
 // Auth: `Authorization: Bearer $HF_TOKEN` goes to the endpoint and to redirects on the same
 // origin only. Like `requests` (which huggingface_hub uses), the header is dropped as soon as a
@@ -34,12 +33,12 @@ export function parseContentRange(value: string | undefined): { start: number | 
   return { start: m[1] !== undefined ? Number(m[1]) : null, total: m[3] === '*' ? null : Number(m[3]) };
 }
 
-/** One GET, no redirect handling. Resolves when the headers arrive. */
-function requestOnce(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<http.IncomingMessage> {
+/** One GET or HEAD, no redirect handling. Resolves when the headers arrive. */
+export function requestOnce(url: URL, headers: Record<string, string>, timeoutMs: number, method: 'GET' | 'HEAD' = 'GET'): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const client = url.protocol === 'https:' ? https : http;
     // agent: false → a fresh connection, closed afterwards: nothing pooled keeps the process alive.
-    const req = client.request(url, { method: 'GET', headers, agent: false }, resolve);
+    const req = client.request(url, { method, headers, agent: false }, resolve);
     // The socket timeout also covers a body that stalls half-way (the response then errors).
     req.setTimeout(timeoutMs, () => {
       const err = Object.assign(new Error(`no data from ${url.host} for ${timeoutMs} ms`), { code: 'ETIMEDOUT' });
@@ -53,8 +52,6 @@ function requestOnce(url: URL, headers: Record<string, string>, timeoutMs: numbe
 export interface Opened {
   res: http.IncomingMessage;
   url: URL; // where the body comes from, after redirects
-  linkedEtag: string | null; // X-Linked-Etag seen on the way (the Hub's sha256 of an LFS file)
-  linkedSize: number | null; // X-Linked-Size seen on the way
 }
 
 /** GET with redirects followed by hand, so that we see the Hub's headers and control auth. */
@@ -66,16 +63,12 @@ export async function openFollowingRedirects(
 ): Promise<Opened> {
   let url = start;
   let sendToken = token !== null;
-  let linkedEtag: string | null = null;
-  let linkedSize: number | null = null;
   for (let hop = 0; ; hop++) {
     const headers = { ...baseHeaders };
     if (sendToken) headers.Authorization = `Bearer ${token}`;
     const res = await requestOnce(url, headers, timeoutMs);
-    linkedEtag = linkedEtag ?? normalizeEtag(res.headers['x-linked-etag']);
-    linkedSize = linkedSize ?? headerInt(res.headers['x-linked-size']);
     const status = res.statusCode ?? 0;
-    if (![301, 302, 303, 307, 308].includes(status)) return { res, url, linkedEtag, linkedSize };
+    if (!isRedirect(status)) return { res, url };
 
     res.resume(); // discard the redirect's body
     if (hop >= MAX_REDIRECTS) {
@@ -97,6 +90,8 @@ export async function openFollowingRedirects(
     url = next;
   }
 }
+
+export const isRedirect = (status: number) => [301, 302, 303, 307, 308].includes(status);
 
 export const OFFLINE_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN']);
 export const TRANSIENT_CODES = new Set(['ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);

@@ -1,7 +1,11 @@
-// HubOptions and their defaults from the environment ($HF_ENDPOINT, $HF_TOKEN, $HF_HUB_OFFLINE,
-// $QLORA_CACHE_DIR), resolved once per call into ResolvedOptions.
+// HubOptions and their defaults from the environment ($HF_ENDPOINT, $HF_TOKEN or the login token
+// file, $HF_HUB_OFFLINE, $HF_HUB_CACHE / $HF_HOME: see environment.ts), resolved once per call.
+//
+// $QLORA_CACHE_DIR is not read here: Hub files live in Hugging Face's own cache (shared with
+// Python); QLORA_CACHE_DIR only holds this project's own caches (tokenized datasets).
 import * as path from 'path';
 import { ProgressCallback, consoleProgress } from '../util/progress';
+import { defaultToken, hubCacheDir, offlineFromEnv } from './environment';
 import { HubError } from './errors';
 import { validateEndpoint, validateRevision } from './validate';
 
@@ -12,13 +16,16 @@ export interface HubOptions {
   revision?: string;
   /** Default 'model'. */
   repoType?: RepoType;
-  /** Default $QLORA_CACHE_DIR, else 'data' (relative to the current folder). */
+  /**
+   * The Hub cache folder itself (the one holding `models--org--name/`), like huggingface_hub's
+   * `cache_dir`. Default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub.
+   */
   cacheDir?: string;
-  /** Default $HF_TOKEN. An empty string means no token. */
+  /** Default $HF_TOKEN, else the token file of `hf auth login` ($HF_TOKEN_PATH or $HF_HOME/token). An empty string means no token. */
   token?: string;
   /** Default $HF_ENDPOINT, else https://huggingface.co. */
   endpoint?: string;
-  /** Never touch the network; only cached files (default: $HF_HUB_OFFLINE is 1/true/yes/on). */
+  /** Never touch the network; only cached files (default: $HF_HUB_OFFLINE is 1/true/yes/on, like huggingface_hub). */
   offline?: boolean;
   /** Progress events; default prints to stderr (see consoleProgress); null for silence. */
   onProgress?: ProgressCallback | null;
@@ -35,7 +42,7 @@ const DEFAULT_ENDPOINT = 'https://huggingface.co';
 export interface ResolvedOptions {
   revision: string;
   repoType: RepoType;
-  cacheDir: string; // absolute
+  cacheDir: string; // absolute: the Hub cache folder (holds models--org--name/)
   token: string | null;
   endpoint: string; // no trailing '/'
   offline: boolean;
@@ -43,10 +50,6 @@ export interface ResolvedOptions {
   retries: number;
   retryDelayMs: number;
   timeoutMs: number;
-}
-
-function envFlag(value: string | undefined): boolean {
-  return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase());
 }
 
 export function resolveOptions(opts: HubOptions): ResolvedOptions {
@@ -58,14 +61,14 @@ export function resolveOptions(opts: HubOptions): ResolvedOptions {
   }
   const endpoint = opts.endpoint ?? (process.env.HF_ENDPOINT || DEFAULT_ENDPOINT);
   validateEndpoint(endpoint);
-  const token = opts.token ?? process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN ?? '';
+  const token = opts.token !== undefined ? opts.token : defaultToken() ?? '';
   return {
     revision,
     repoType,
-    cacheDir: path.resolve(opts.cacheDir ?? (process.env.QLORA_CACHE_DIR || 'data')),
+    cacheDir: opts.cacheDir !== undefined ? path.resolve(opts.cacheDir) : hubCacheDir(),
     token: token === '' ? null : token,
     endpoint: endpoint.replace(/\/+$/, ''),
-    offline: opts.offline ?? envFlag(process.env.HF_HUB_OFFLINE),
+    offline: opts.offline ?? offlineFromEnv(),
     onProgress: opts.onProgress === undefined ? consoleProgress() : opts.onProgress,
     retries: opts.retries ?? 3,
     retryDelayMs: opts.retryDelayMs ?? 1000,

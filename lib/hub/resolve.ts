@@ -1,5 +1,5 @@
 // snapshot() and resolveRepoFolder(): from a list of wanted files to a local folder that has them,
-// either a folder on disk (no network) or a repo revision in the cache (downloading what is missing),
+// either a folder on disk (no network) or a snapshot in the Hub cache (downloading what is missing),
 // like huggingface_hub's snapshot_download with allow_patterns, plus offline mode.
 //
 // A file list entry is one of:
@@ -11,9 +11,9 @@
 // shards it names are fetched too, from the index's own folder.
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeFileAtomic } from '../util/atomic-write';
-import { assertInside, cachePaths, isFile, repoFolder } from './cache';
-import { download } from './download';
+import { makeJob, isFile } from './cache';
+import { fetchToCache } from './download';
+import { localVariable } from './download-errors';
 import { HubError } from './errors';
 import { HubOptions, ResolvedOptions, resolveOptions } from './options';
 import { isShardIndex, shardsOf } from './shard-index';
@@ -33,69 +33,71 @@ function parseFileSpec(text: string): FileSpec {
 }
 
 /**
- * Downloads the listed files of one repo revision (see the entry syntax above) and returns the
- * local folder that holds them: `{cacheDir}/hub/{models|datasets}--{owner}--{name}/{revision}`.
+ * Downloads the listed files of one repo revision (see the entry syntax above) into the Hub cache
+ * and returns the snapshot folder that holds them, `{cacheDir}/models--org--name/snapshots/{commit}`,
+ * like huggingface_hub's snapshot_download(allow_patterns=…). The first answer from the Hub pins
+ * the commit: the other files are fetched at that commit, so a push to `main` half-way cannot mix
+ * two versions, and files already cached for it need no request at all.
  */
 export async function snapshot(repoId: string, files: string[], opts: HubOptions = {}): Promise<string> {
   validateRepoId(repoId);
   const specs = files.map(parseFileSpec);
-  const o = resolveOptions(opts);
-  const folder = assertInside(o.cacheDir, path.join(repoFolder(repoId, o), encodeURIComponent(o.revision)));
-  const fetchOpts: HubOptions = { ...opts, onProgress: o.onProgress };
+  let o = resolveOptions(opts);
+  let commit: string | null = null;
+  // One file: its path, null when the Hub says the repo lacks it; pins the commit on the way.
+  const fetchOne = async (filename: string, required: boolean): Promise<string | null> => {
+    const job = makeJob(repoId, filename, o);
+    let got;
+    try {
+      got = await fetchToCache(job);
+    } catch (err) {
+      // Offline, an optional file that was never asked about counts as absent.
+      if (!required && err instanceof HubError && err.code === 'NOT_CACHED') return null;
+      throw err;
+    }
+    if (got.commit !== null && commit === null) {
+      commit = got.commit;
+      o = { ...o, revision: commit };
+    }
+    if (got.path === null && required) throw got.error;
+    return got.path;
+  };
 
+  const taken: string[] = [];
   for (const spec of specs) {
-    let taken: string | null = null;
-    if (spec.alternatives.length === 1 && !spec.optional) {
-      // A plain required file: download() gives the most precise error (404, offline, …).
-      await download(repoId, spec.alternatives[0], fetchOpts);
-      taken = spec.alternatives[0];
-    } else {
-      for (const name of spec.alternatives) {
-        if (await fetchIfPresent(repoId, name, o, fetchOpts)) {
-          taken = name;
-          break;
-        }
+    let name: string | null = null;
+    const alone = spec.alternatives.length === 1 && !spec.optional;
+    for (const candidate of spec.alternatives) {
+      // A plain required file gets download()'s precise error (404, offline, …).
+      if ((await fetchOne(candidate, alone)) !== null) {
+        name = candidate;
+        break;
       }
     }
-    if (taken === null) {
+    if (name === null) {
       if (spec.optional) continue;
       throw missingAlternativesError(repoId, spec, o);
     }
-    if (isShardIndex(taken)) {
-      for (const shard of shardsOf(path.join(folder, ...taken.split('/')), taken)) {
-        await download(repoId, shard, fetchOpts);
-      }
-    }
+    taken.push(name);
+  }
+  if (commit === null) {
+    throw new HubError('NOT_FOUND', `None of ${files.map((f) => `'${f}'`).join(', ')} is in ${o.repoType} repo '${repoId}' (revision '${o.revision}').`);
+  }
+  const folder = makeJob(repoId, specs[0].alternatives[0], o).repo.snapshotFolder(commit);
+  for (const name of taken.filter(isShardIndex)) {
+    for (const shard of shardsOf(path.join(folder, ...name.split('/')), name)) await fetchOne(shard, true);
   }
   return folder;
-}
-
-/** Downloads `filename` if the repo has it; false (and a .no_exist marker) if the Hub says it does not. */
-async function fetchIfPresent(repoId: string, filename: string, o: ResolvedOptions, opts: HubOptions): Promise<boolean> {
-  const paths = cachePaths(repoId, filename, o);
-  if (isFile(paths.file)) return true;
-  if (isFile(paths.noExist)) return false;
-  if (o.offline) return false; // unknown: treated as absent, the caller reports what is missing
-  try {
-    await download(repoId, filename, opts);
-    return true;
-  } catch (err) {
-    if (err instanceof HubError && err.code === 'NOT_FOUND') {
-      writeFileAtomic(paths.noExist, '');
-      return false;
-    }
-    throw err;
-  }
 }
 
 function missingAlternativesError(repoId: string, spec: FileSpec, o: ResolvedOptions): HubError {
   const names = spec.alternatives.map((n) => `'${n}'`).join(' or ');
   if (o.offline) {
-    const first = cachePaths(repoId, spec.alternatives[0], o).file;
+    const job = makeJob(repoId, spec.alternatives[0], o);
     return new HubError(
       'NOT_CACHED',
-      `Offline mode (HF_HUB_OFFLINE=1) and none of ${names} of ${o.repoType} repo '${repoId}' is in the cache. ` +
-        `Put one at ${first} (same folder for the others), or point QLORA_MODEL / QLORA_DATA at a local folder that has it.`,
+      `Offline (HF_HUB_OFFLINE=1), and none of ${names} of ${o.repoType} repo '${repoId}' is in the Hugging Face cache ${o.cacheDir}: ` +
+        `download it once with network, or set ${localVariable(job)} to a local folder that has it.`,
     );
   }
   return new HubError('NOT_FOUND', `${o.repoType === 'dataset' ? 'Dataset' : 'Model'} repo '${repoId}' (revision '${o.revision}') has none of ${names}.`);

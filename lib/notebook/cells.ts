@@ -25,7 +25,7 @@ export function withSetupHint(error: unknown, what: 'model' | 'data'): Error {
   const hint =
     what === 'model'
       ? 'The model cell needs a DistilBERT checkpoint: on a machine with internet it is downloaded from the Hub on the first run ' +
-        '(distilbert-base-uncased, into QLORA_CACHE_DIR). Offline, download config.json, model.safetensors, tokenizer.json, vocab.txt ' +
+        '(distilbert-base-uncased, into the Hugging Face cache, shared with Python: $HF_HUB_CACHE, default ~/.cache/huggingface/hub). Offline, download config.json, model.safetensors, tokenizer.json, vocab.txt ' +
         'and tokenizer_config.json from https://huggingface.co/distilbert-base-uncased into one folder and set QLORA_MODEL to it. ' +
         'For a dry run without pretrained weights: npx ts-node --transpile-only scripts/make-random-checkpoint.ts --out data/tiny-distilbert ' +
         '--vocab-size 30522 --max-positions 512 --tokenizer <folder with tokenizer.json and vocab.txt>, then QLORA_MODEL=data/tiny-distilbert.'

@@ -8,6 +8,7 @@ import { hubError, useFakeHub } from '../helpers/fake-hub';
 
 const env = useFakeHub();
 const { opts, modelFolder } = env;
+const snapshotOf = (repo: string, rev = 'main') => path.join(modelFolder(repo), 'snapshots', env.hub.commit(repo, rev));
 
 describe('snapshot', () => {
   function addShardedModel(repo: string) {
@@ -32,18 +33,25 @@ describe('snapshot', () => {
   test('takes the first existing alternative, follows a shard index, skips missing optional files', async () => {
     const files = addShardedModel('acme/sharded');
     const folder = await snapshot('acme/sharded', FILES, opts());
-    expect(folder).toBe(modelFolder('acme/sharded'));
+    expect(folder).toBe(snapshotOf('acme/sharded'));
     for (const [name, body] of Object.entries(files)) {
       expect(fs.readFileSync(path.join(folder, name)).equals(body)).toBe(true);
     }
     expect(fs.existsSync(path.join(folder, 'model.safetensors'))).toBe(false);
     expect(fs.existsSync(path.join(folder, 'tokenizer.json'))).toBe(false);
 
-    // Everything, including "does not exist", is remembered: a second snapshot makes no request.
+    // The missing optional file is remembered as .no_exist/<commit>/ (huggingface_hub's marker).
+    const commit = path.basename(folder);
+    expect(fs.existsSync(path.join(modelFolder('acme/sharded'), '.no_exist', commit, 'tokenizer.json'))).toBe(true);
+    expect(fs.existsSync(path.join(modelFolder('acme/sharded'), '.no_exist', commit, 'model.safetensors'))).toBe(true);
+
+    // Again online: one HEAD (config.json) finds main unchanged; the rest is pinned to that commit
+    // and answered by the cache, "does not exist" included. Offline: no request at all.
     const before = env.hub.hits().length;
     expect(await snapshot('acme/sharded', FILES, opts())).toBe(folder);
+    expect(env.hub.hits().slice(before).map((h) => `${h.method} ${h.path}`)).toEqual(['HEAD /acme/sharded/resolve/main/config.json']);
     expect(await snapshot('acme/sharded', FILES, opts({ offline: true }))).toBe(folder);
-    expect(env.hub.hits()).toHaveLength(before);
+    expect(env.hub.hits()).toHaveLength(before + 1);
   });
 
   test('missing required files are errors naming them', async () => {
@@ -53,16 +61,18 @@ describe('snapshot', () => {
     const alt = await hubError(snapshot('acme/sharded', ['a.bin|b.bin'], opts()), 'NOT_FOUND');
     expect(alt.message).toContain("'a.bin' or 'b.bin'");
     const offline = await hubError(snapshot('acme/other', ['config.json'], opts({ offline: true })), 'NOT_CACHED');
-    expect(offline.message).toContain(path.join(modelFolder('acme/other'), 'config.json'));
+    expect(offline.message).toContain("'config.json' of model repo 'acme/other'");
+    expect(offline.message).toContain(env.cacheDir());
   });
 
   test('a shard index cannot make us write outside the cache', async () => {
     const index = { weight_map: { w: '../../../evil.safetensors' } };
     env.hub.addFile('acme/evil', 'model.safetensors.index.json', { body: Buffer.from(JSON.stringify(index)), lfs: false });
-    const err = await hubError(snapshot('acme/evil', ['model.safetensors.index.json'], opts()), 'INVALID_ARGUMENT');
+    const err = await hubError(snapshot('acme/evil', ['model.safetensors.index.json'], opts()), 'BAD_FILE');
     expect(err.message).toContain('../../../evil.safetensors');
     expect(env.hub.hits('evil.safetensors')).toHaveLength(0);
     expect(fs.readdirSync(env.tmp)).toEqual(['cache']);
+    expect(fs.readdirSync(modelFolder('acme/evil'))).toEqual(['blobs', 'refs', 'snapshots']);
   });
 });
 
@@ -76,8 +86,8 @@ describe('resolveRepoFolder', () => {
     expect(env.hub.hits()).toHaveLength(0);
 
     env.hub.addFile('acme/r', 'config.json', { body: Buffer.from('{}'), lfs: false });
-    expect(await resolveRepoFolder('acme/r', ['config.json'], opts())).toBe(modelFolder('acme/r'));
-    expect(env.hub.hits()).toHaveLength(1);
+    expect(await resolveRepoFolder('acme/r', ['config.json'], opts())).toBe(snapshotOf('acme/r'));
+    expect(env.hub.hits().map((h) => h.method)).toEqual(['HEAD', 'GET']);
   });
 
   test('a local folder missing a required file, or a path that does not exist, is a clear error', async () => {
@@ -91,5 +101,21 @@ describe('resolveRepoFolder', () => {
     const gone = await hubError(resolveRepoFolder(path.join(env.tmp, 'nope'), ['config.json'], opts()), 'NOT_FOUND');
     expect(gone.message).toContain(path.join(env.tmp, 'nope'));
     expect(env.hub.hits()).toHaveLength(0);
+  });
+});
+
+describe('snapshot pins one commit', () => {
+  test('a push to main between two files does not mix versions: the second file comes from the first one\'s commit', async () => {
+    env.hub.addFile('acme/push', 'config.json', { body: Buffer.from('{"v": 1}'), lfs: false });
+    env.hub.addFile('acme/push', 'vocab.txt', { body: Buffer.from('v1\n'), lfs: false });
+    const c1 = env.hub.commit('acme/push');
+    // The Hub answers a commit hash with that commit's files, whatever main says meanwhile.
+    const folder = await snapshot('acme/push', ['config.json', 'vocab.txt'], opts());
+    expect(folder).toBe(path.join(modelFolder('acme/push'), 'snapshots', c1));
+    expect(env.hub.hits('/resolve/').filter((h) => h.method === 'HEAD').map((h) => h.path)).toEqual([
+      '/acme/push/resolve/main/config.json',
+      `/acme/push/resolve/${c1}/vocab.txt`,
+    ]);
+    expect(fs.readFileSync(path.join(folder, 'vocab.txt'), 'utf8')).toBe('v1\n');
   });
 });

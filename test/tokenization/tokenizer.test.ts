@@ -146,8 +146,13 @@ describe('loading', () => {
 describe('loading a Hub repo id (through lib/hub.ts, offline: no network in tests)', () => {
   test('files already in the Hub cache are used; a repo with only vocab.txt takes the fallback', async () => {
     const cacheDir = path.join(tmpRoot, 'hub-cache');
-    const snapshot = path.join(repoCacheFolder('distilbert-base-uncased', { cacheDir }), 'main');
+    // huggingface_hub's layout: refs/main names the commit whose snapshot folder holds the files.
+    const commit = 'c0ffee0000000000000000000000000000000000';
+    const repo = repoCacheFolder('distilbert-base-uncased', { cacheDir });
+    const snapshot = path.join(repo, 'snapshots', commit);
     fs.mkdirSync(snapshot, { recursive: true });
+    fs.mkdirSync(path.join(repo, 'refs'));
+    fs.writeFileSync(path.join(repo, 'refs', 'main'), commit);
     linkOrCopy(path.join(MODEL_DIR, 'vocab.txt'), snapshot);
     linkOrCopy(path.join(MODEL_DIR, 'tokenizer_config.json'), snapshot);
     const tok = await loadTokenizer('distilbert-base-uncased', { cacheDir, offline: true });

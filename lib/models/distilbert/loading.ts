@@ -53,7 +53,7 @@ export const CHECKPOINT_FILES = ['config.json', 'model.safetensors|model.safeten
 
 /**
  * A local checkpoint folder as is, or a Hub repo id (e.g. 'distilbert-base-uncased') downloaded
- * into the cache (lib/hub.ts: $QLORA_CACHE_DIR, $HF_ENDPOINT, $HF_TOKEN, $HF_HUB_OFFLINE).
+ * into the Hugging Face cache (lib/hub: $HF_HUB_CACHE or $HF_HOME/hub, $HF_ENDPOINT, $HF_TOKEN, $HF_HUB_OFFLINE).
  */
 function resolveModelFolder(pathOrRepoId: string, hub: HubOptions = {}): Promise<string> {
   return resolveRepoFolder(pathOrRepoId, CHECKPOINT_FILES, hub);
