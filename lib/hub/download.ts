@@ -41,8 +41,12 @@ export async function download(repoId: string, filename: string, opts: HubOption
   return got.path;
 }
 
-/** A cached file and the commit it belongs to; or the Hub's "no such file" (commit known when the Hub said it). */
-export type Fetched = { path: string; commit: string } | { path: null; commit: string | null; error: HubError };
+/**
+ * A cached file and the commit it belongs to; or the Hub's "no such file" (commit known when the Hub said it).
+ * Every member names every field: tslab compiles lib/ without strictNullChecks, where `path: null`
+ * narrows nothing and a field missing from one member cannot be read at all.
+ */
+export type Fetched = { path: string; commit: string; error?: undefined } | { path: null; commit: string | null; error: HubError };
 
 /** download() for callers that need the commit (snapshot pins it) or treat a missing file as an answer. */
 export async function fetchToCache(job: Job): Promise<Fetched> {

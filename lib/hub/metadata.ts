@@ -20,7 +20,10 @@ export interface FileMetadata {
 }
 
 /** The file exists (metadata), or the Hub said it does not (with the commit, for .no_exist/). */
-export type MetadataAnswer = { found: true; meta: FileMetadata } | { found: false; commit: string | null; error: HubError };
+// Every member names every field, for tslab's non-strict compile (see Fetched in download.ts).
+export type MetadataAnswer =
+  | { found: true; meta: FileMetadata; commit?: undefined; error?: undefined }
+  | { found: false; meta?: undefined; commit: string | null; error: HubError };
 
 const MAX_SAME_HOST_REDIRECTS = 10;
 
