@@ -1,7 +1,7 @@
 // What went wrong during a download, as a HubError whose message says what to do: a socket or
 // disk error (toHubError), an HTTP answer (httpError), a file missing in offline mode (notCachedError).
 import * as http from 'http';
-import { formatBytes } from '../util/progress';
+import { formatBytes } from '../util/format';
 import { Job, describeFile, fileSize } from './cache';
 import { HubError } from './errors';
 import { OFFLINE_CODES, TRANSIENT_CODES, errorCode } from './http-client';

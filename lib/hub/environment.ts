@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { parseBooleanEnv } from '../util/env';
 
 // Python wraps these paths in os.path.expandvars(os.path.expanduser(...)): `~` and `$VAR`/`${VAR}`.
 function expand(p: string): string {
@@ -50,13 +51,11 @@ export function defaultToken(): string | null {
   }
 }
 
-/** huggingface_hub.constants._is_true: 1, ON, YES, TRUE (any case). */
-export function envFlag(value: string | undefined): boolean {
-  return value !== undefined && ['1', 'ON', 'YES', 'TRUE'].includes(value.trim().toUpperCase());
-}
+/** huggingface_hub.constants._is_true: 1, ON, YES, TRUE (any case) is true, anything else false. */
+const envFlag = (name: string, value: string | undefined) => parseBooleanEnv(name, value, false, { lenient: true });
 
 /** $HF_HUB_OFFLINE, or transformers' older $TRANSFORMERS_OFFLINE. */
-export const offlineFromEnv = () => envFlag(process.env.HF_HUB_OFFLINE || process.env.TRANSFORMERS_OFFLINE);
+export const offlineFromEnv = () => envFlag('HF_HUB_OFFLINE', process.env.HF_HUB_OFFLINE || process.env.TRANSFORMERS_OFFLINE);
 
 /** $HF_HUB_DISABLE_SYMLINKS: copy blobs into snapshots instead of linking (as huggingface_hub does). */
-export const symlinksDisabled = () => envFlag(process.env.HF_HUB_DISABLE_SYMLINKS);
+export const symlinksDisabled = () => envFlag('HF_HUB_DISABLE_SYMLINKS', process.env.HF_HUB_DISABLE_SYMLINKS);

@@ -15,8 +15,6 @@
 import { formatBytes, formatDuration } from './format';
 import { escapeHtml } from './html';
 
-// hub.ts imports formatBytes from here; its home is ./format.
-export { formatBytes };
 
 /** Where a counted task stands: `done` of `total` items after `elapsedSeconds`. */
 export interface ProgressState {
