@@ -226,8 +226,10 @@ export class Trainer {
     let lossTensor: tf.Scalar | null = null;
     for (let micro = 0; micro < batches.length; micro++) {
       const dropoutSeed = dropoutSeedFor(a.seed, this.globalStep, micro);
+      // The labels go to crossEntropy from the host: its label check then reads nothing back.
+      const labels = Int32Array.from(batches[micro], (r) => this.trainData.labels[r]);
       const { value, grads } = tf.tidy(() => {
-        const { inputIds, attentionMask, labels } = gatherBatch(this.trainData, batches[micro]);
+        const { inputIds, attentionMask } = gatherBatch(this.trainData, batches[micro]);
         return tf.variableGrads(() => {
           const logits = this.model.logits(inputIds, attentionMask, { training: true, dropoutSeed }); // [B, C]
           return tf.mul(crossEntropy(logits, labels), scale) as tf.Scalar;

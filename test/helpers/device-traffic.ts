@@ -14,25 +14,32 @@ export interface DeviceTraffic {
 
 type Patchable = Record<string, (...args: unknown[]) => unknown>;
 
-/** Runs `fn` (sync or async) with the engine instrumented. */
-export async function countDeviceTraffic<T>(fn: () => T | Promise<T>): Promise<{ result: T; traffic: DeviceTraffic }> {
+export type TrafficEvent = { kind: 'kernel'; name: string } | { kind: 'upload' } | { kind: 'readBack' };
+
+/** Runs `fn` (sync or async) with the engine instrumented; `listener` sees every event in order. */
+export async function countDeviceTraffic<T>(fn: () => T | Promise<T>, listener?: (e: TrafficEvent) => void): Promise<{ result: T; traffic: DeviceTraffic }> {
   const traffic: DeviceTraffic = { kernels: [], uploads: 0, readBacks: 0 };
   const engine = tf.engine() as unknown as Patchable;
   const saved = { runKernelFunc: engine.runKernelFunc, read: engine.read, readSync: engine.readSync, makeTensor: engine.makeTensor };
   engine.runKernelFunc = function (this: unknown, params: unknown) {
-    traffic.kernels.push((params as { kernelName?: string }).kernelName ?? '(custom op)');
+    const name = (params as { kernelName?: string }).kernelName ?? '(custom op)';
+    traffic.kernels.push(name);
+    listener?.({ kind: 'kernel', name });
     return saved.runKernelFunc.call(this, params);
   };
   engine.read = function (this: unknown, ...args: unknown[]) {
     traffic.readBacks += 1;
+    listener?.({ kind: 'readBack' });
     return saved.read.apply(this, args);
   };
   engine.readSync = function (this: unknown, ...args: unknown[]) {
     traffic.readBacks += 1;
+    listener?.({ kind: 'readBack' });
     return saved.readSync.apply(this, args);
   };
   engine.makeTensor = function (this: unknown, ...args: unknown[]) {
     traffic.uploads += 1;
+    listener?.({ kind: 'upload' });
     return saved.makeTensor.apply(this, args);
   };
   try {
