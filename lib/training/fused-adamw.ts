@@ -364,12 +364,13 @@ export function clipStats(sumSq: tf.Scalar, loss: tf.Scalar, maxNorm: number | n
  * unchanged. One kernel on cpu and wasm, three dispatches on webgpu.
  */
 export function fusedAdamW(param: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.Tensor, stats: tf.Tensor, attrs: AdamWAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  if (!hasKernel(FUSED_ADAMW)) return compositeAdamW(param, grad, m, v, stats, attrs);
+  if (!hasKernel(FUSED_ADAMW)) return adamwWithTfOps(param, grad, m, v, stats, attrs);
   const out = tf.engine().runKernel(FUSED_ADAMW, { param, grad, m, v, stats }, attrs as unknown as tf.NamedAttrMap);
   return out as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
 }
 
-function compositeAdamW(param: tf.Tensor, grad: tf.Tensor, m0: tf.Tensor, v0: tf.Tensor, stats: tf.Tensor, a: AdamWAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
+/** fusedAdamW as tfjs ops: the path for backends without the kernels (tfjs-node). */
+export function adamwWithTfOps(param: tf.Tensor, grad: tf.Tensor, m0: tf.Tensor, v0: tf.Tensor, stats: tf.Tensor, a: AdamWAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
   return tf.tidy(() => {
     const ok = tf.greater(tf.slice(stats, [STATS.ok], [1]).reshape([]), 0);
     const g = tf.mul(grad, tf.slice(stats, [STATS.coef], [1]).reshape([]));
