@@ -7,6 +7,10 @@
 // (seed, epoch) only and dropout masks on (seed, step), so a run resumed from a checkpoint
 // computes exactly what the uninterrupted run would have.
 //
+// Nothing is read back from the device inside a step: losses and gradient norms are read every
+// `loggingSteps` (and before evaluating or saving), where the NaN guard looks at them
+// (device-step.ts; the fused optimizer kernels skip a diverged step on the device).
+//
 // Around the loop: collate.ts turns texts into batches, trainer-state.ts writes and restores
 // checkpoints, callbacks.ts defines the events and the terminal reporter.
 import * as fs from 'fs';
@@ -19,13 +23,17 @@ import { latestCheckpoint, pruneCheckpoints, removeStaleTemporaries } from './ch
 import { STATE_FILE, TrainerState, restoreTrainerCheckpoint, writeTrainerCheckpoint } from './trainer-state';
 import { TrainingArguments, isDue, resolveTrainingArguments } from './training-args';
 import { EncodedDataset, checkDataset, epochOrder, gatherBatch, range } from './collate';
+import { UnreadSteps, accumulateGradients } from './device-step';
 import { EvalEvent, StepEvent, TrainOutput, TrainerCallbacks, terminalProgress } from './callbacks';
 import { mixSeed } from '../util/random';
 import { TrainableModel, numLabelsOf, parameterNames } from './trainable-model';
 
 export type { TrainableModel };
 
-/** Thrown when the loss or gradient norm stops being finite; no update was applied and nothing saved. */
+/**
+ * Thrown when the loss or gradient norm stops being finite (found at the next logging step); no
+ * update was applied from that step on and nothing saved.
+ */
 export class TrainingDivergedError extends Error {
   constructor(
     readonly step: number,
@@ -76,7 +84,7 @@ export class Trainer {
   private history: { steps: StepEvent[]; evals: EvalEvent[] } = { steps: [], evals: [] };
   private lastCheckpoint: string | null = null;
   /** Steps done on the device whose loss and norm are not read yet (see flushSteps). */
-  private pending: { stats: tf.Tensor1D; event: Omit<StepEvent, 'loss' | 'gradNorm'> }[] = [];
+  private readonly unread = new UnreadSteps();
   private readonly lossScales = new Map<number, tf.Scalar>();
 
   constructor(options: TrainerOptions) {
@@ -158,17 +166,14 @@ export class Trainer {
       const samples = batches.reduce((n, b) => n + b.length, 0);
       const elapsed = (Date.now() - started) / 1000;
       const stepsDone = this.globalStep - startStep;
-      this.pending.push({
-        stats,
-        event: {
-          step: this.globalStep,
-          totalSteps: this.totalSteps,
-          epoch: this.epochAt(this.globalStep),
-          lr,
-          samplesPerSecond: elapsed > 0 ? (stepsDone * samples) / elapsed : 0,
-          elapsedSeconds: elapsed,
-          etaSeconds: stepsDone > 0 ? (elapsed / stepsDone) * (this.totalSteps - this.globalStep) : 0,
-        },
+      this.unread.push(stats, {
+        step: this.globalStep,
+        totalSteps: this.totalSteps,
+        epoch: this.epochAt(this.globalStep),
+        lr,
+        samplesPerSecond: elapsed > 0 ? (stepsDone * samples) / elapsed : 0,
+        elapsedSeconds: elapsed,
+        etaSeconds: stepsDone > 0 ? (elapsed / stepsDone) * (this.totalSteps - this.globalStep) : 0,
       });
 
       const epochEnded = this.globalStep % this.stepsPerEpoch === 0;
@@ -221,47 +226,13 @@ export class Trainer {
    */
   private optimizerStep(batches: number[][]): { stats: tf.Tensor1D; lr: number } {
     const a = this.args;
-    const scale = this.lossScale(batches.length);
-    let summed: (tf.Tensor | null)[] = this.params.map(() => null);
-    let lossTensor: tf.Scalar | null = null;
-    for (let micro = 0; micro < batches.length; micro++) {
-      const dropoutSeed = dropoutSeedFor(a.seed, this.globalStep, micro);
-      // The labels go to crossEntropy from the host: its label check then reads nothing back.
-      const labels = Int32Array.from(batches[micro], (r) => this.trainData.labels[r]);
-      const { value, grads } = tf.tidy(() => {
-        const { inputIds, attentionMask } = gatherBatch(this.trainData, batches[micro]);
-        return tf.variableGrads(() => {
-          const logits = this.model.logits(inputIds, attentionMask, { training: true, dropoutSeed }); // [B, C]
-          return tf.mul(crossEntropy(logits, labels), scale) as tf.Scalar;
-        }, this.params);
-      });
-      const next = this.params.map((p, i) => {
-        const g = grads[p.name] ?? null;
-        const s = summed[i];
-        if (!g) return s;
-        if (!s) return g;
-        const total = tf.add(s, g);
-        s.dispose();
-        g.dispose();
-        return total;
-      });
-      summed = next;
-      if (lossTensor) {
-        const newLoss = tf.add(lossTensor, value) as tf.Scalar;
-        lossTensor.dispose();
-        value.dispose();
-        lossTensor = newLoss;
-      } else {
-        lossTensor = value;
-      }
-    }
-    const present = summed.filter((g): g is tf.Tensor => g !== null);
-    const prev = this.pending.length ? this.pending[this.pending.length - 1].stats : null;
-    const stats = globalNormStats(present, lossTensor!, a.maxGradNorm, prev);
-    lossTensor!.dispose();
+    const seeds = batches.map((_, micro) => dropoutSeedFor(a.seed, this.globalStep, micro));
+    const { grads, loss } = accumulateGradients(this.model, this.params, this.trainData, batches, seeds, this.lossScale(batches.length));
+    const present = grads.filter((g): g is tf.Tensor => g !== null);
+    const stats = globalNormStats(present, loss, a.maxGradNorm, this.unread.lastStats);
     const lr = learningRateAt(a.lrSchedulerType, a.learningRate, this.globalStep, this.warmupSteps, this.totalSteps);
-    this.optimizer.step(summed, lr, stats);
-    present.forEach((g) => g.dispose());
+    this.optimizer.step(grads, lr, stats);
+    tf.dispose([loss, ...present]);
     return { stats, lr };
   }
 
@@ -279,30 +250,21 @@ export class Trainer {
   }
 
   /**
-   * Reads the unread steps' losses and norms in one read-back, then reports them (onStep) in
-   * order. At the first diverged one it stops: that step and the ones after it were skipped on
-   * the device, so the weights and the optimizer are those of the step before it, and
-   * TrainingDivergedError names it.
+   * Reads the unread steps' losses and norms (one read-back) and reports them (onStep) in order.
+   * At the first diverged one it stops: that step and the ones after it were skipped on the
+   * device, so the weights and optimizer are those of the step before it.
    */
   private async flushSteps(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const pending = this.pending;
-    this.pending = [];
-    const stacked = tf.stack(pending.map((p) => p.stats));
-    const values = await stacked.data();
-    tf.dispose([stacked, ...pending.map((p) => p.stats)]);
-    for (let k = 0; k < pending.length; k++) {
-      const [loss, gradNorm, , ok] = values.subarray(4 * k, 4 * k + 4);
-      if (!(ok > 0)) {
-        const skipped = pending.length - k;
-        this.globalStep -= skipped;
-        this.optimizer.stepCount -= skipped;
-        throw new TrainingDivergedError(pending[k].event.step, loss, gradNorm, this.lastCheckpoint);
-      }
-      const event: StepEvent = { ...pending[k].event, loss, gradNorm };
+    const { events, diverged } = await this.unread.read();
+    if (diverged) {
+      this.globalStep -= diverged.skipped;
+      this.optimizer.stepCount -= diverged.skipped;
+    }
+    for (const event of events) {
       this.history.steps.push(event);
       await this.emit('onStep', event);
     }
+    if (diverged) throw new TrainingDivergedError(diverged.step, diverged.loss, diverged.gradNorm, this.lastCheckpoint);
   }
 
   /** Loss, accuracy, F1 and confusion matrix on `data` (default: evalData), in eval mode (no dropout). */
@@ -421,8 +383,8 @@ export class Trainer {
   /** Frees the optimizer's state (the model is the caller's). */
   dispose(): void {
     this.optimizer.dispose();
-    tf.dispose([...this.pending.map((p) => p.stats), ...this.lossScales.values()]);
-    this.pending = [];
+    this.unread.dispose();
+    tf.dispose([...this.lossScales.values()]);
     this.lossScales.clear();
   }
 }
