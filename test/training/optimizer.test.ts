@@ -1,7 +1,7 @@
 // AdamW, gradient clipping and the learning-rate schedules against values derived by hand.
 import * as tf from '@tensorflow/tfjs';
 import { AdamW, appliesWeightDecay, clipByGlobalNorm, globalNormStats } from '../../lib/training/optimizer';
-import { adamwAttrs, adamwWithTfOps, fusedAdamW } from '../../lib/training/fused-adamw';
+import { CLIP_STATS, SUM_OF_SQUARES, adamwAttrs, adamwWithTfOps, fusedAdamW } from '../../lib/training/fused-adamw';
 import { learningRateAt, linearWithWarmup, warmupStepsFor } from '../../lib/training/schedule';
 
 beforeAll(async () => {
@@ -119,6 +119,30 @@ describe('the fused kernels (fused-adamw.ts)', () => {
     expect((await badGrad.data())[3]).toBe(0);
     expect((await afterBad.data())[3]).toBe(0);
     tf.dispose([a, b, loss, stats, noClip, nan, inf, badLoss, badGrad, afterBad]);
+  });
+
+  test('on a backend without the kernels (tfjs-node), the stats come from tfjs ops with the same values', async () => {
+    const g = [tf.tensor1d([3, 0]), tf.tensor2d([[0], [4]]), tf.tensor1d([1e-3])];
+    const statsOf = async () => {
+      const loss = tf.scalar(0.5);
+      const nan = tf.scalar(NaN);
+      const made = [globalNormStats(g, loss, 2)];
+      made.push(globalNormStats(g, nan, 2), globalNormStats(g, loss, null, made[0]));
+      made.push(globalNormStats(g, loss, 10, made[1]));
+      const values = await Promise.all(made.map(async (t) => Array.from(await t.data())));
+      tf.dispose([loss, nan, ...made]);
+      return values;
+    };
+    const withKernels = await statsOf();
+    const saved = [SUM_OF_SQUARES, CLIP_STATS].map((name) => tf.getKernel(name, 'cpu')!);
+    saved.forEach((k) => tf.unregisterKernel(k.kernelName, 'cpu'));
+    try {
+      expect(await statsOf()).toEqual(withKernels);
+    } finally {
+      saved.forEach((k) => tf.registerKernel(k));
+    }
+    expect(withKernels.map((s) => s[3])).toEqual([1, 0, 1, 0]);
+    tf.dispose(g);
   });
 
   test('the kernel equals the same update written as tfjs ops, bit for bit; ok 0 returns the inputs', async () => {
