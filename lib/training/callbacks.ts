@@ -53,6 +53,10 @@ export interface EndEvent {
 
 /** Callbacks; each may return a promise, which the loop awaits (e.g. to redraw a chart). */
 export interface TrainerCallbacks {
+  /**
+   * Every step, in order, but delivered when its loss is read back: every `loggingSteps`, before
+   * an evaluation or checkpoint, and at the end (several at once in between).
+   */
   onStep?(e: StepEvent): unknown;
   onEvaluate?(e: EvalEvent): unknown;
   onCheckpoint?(e: CheckpointEvent): unknown;
@@ -71,7 +75,8 @@ export interface TrainOutput {
 
 /**
  * The default reporter, like HF's tqdm bar plus its log lines: on a terminal, a progress line
- * (lib/util/progress.ts) rewritten after every step; elsewhere a line every `loggingSteps`
+ * (lib/util/progress.ts) rewritten as steps are reported (every `loggingSteps`, see
+ * TrainerCallbacks.onStep); elsewhere a line every `loggingSteps`
  * steps and after the last. Evaluations, checkpoints and the end get lines of their own.
  */
 export function terminalProgress(loggingSteps: number, stream: ProgressStream = process.stderr): TrainerCallbacks {

@@ -2,8 +2,10 @@
 //
 // tfjs' own optimizers have no AdamW, and their state is hard to save and restore exactly, so
 // this is a small re-implementation of `torch.optim.AdamW` (amsgrad off) and
-// `torch.nn.utils.clip_grad_norm_`, the two pieces Hugging Face's Trainer uses.
+// `torch.nn.utils.clip_grad_norm_`, the two pieces Hugging Face's Trainer uses. The arithmetic
+// runs in fused kernels that keep everything on the device (fused-adamw.ts).
 import * as tf from '@tensorflow/tfjs';
+import { STATS, adamwAttrs, clipStats, fusedAdamW, sumOfSquares } from './fused-adamw';
 
 export interface AdamWOptions {
   beta1?: number; // default 0.9
@@ -60,6 +62,7 @@ export class AdamW {
   private moments: (Moments | null)[];
   /** Number of updates applied so far (torch's `state['step']`, shared by all parameters here). */
   stepCount = 0;
+  private unit: tf.Tensor | null = null;
 
   constructor(params: tf.Variable[], options: AdamWOptions = {}) {
     this.params = params;
@@ -85,37 +88,43 @@ export class AdamW {
   /**
    * One update with learning rate `lr`. `grads[i]` is the gradient of `params[i]` (null: no
    * gradient this step, the parameter and its moments are left alone, as torch does).
-   * The caller keeps ownership of `grads`.
+   * `stats`: the step's [loss, norm, coef, ok] from `globalNormStats`, still on the device; each
+   * gradient is scaled by its coef (the clipping) and nothing is updated where ok is 0 (see
+   * fused-adamw.ts). Without it gradients are used as they are. The caller keeps ownership of
+   * `grads` and `stats`. Runs one fused kernel per parameter and reads nothing back.
    */
-  step(grads: (tf.Tensor | null)[], lr: number): void {
+  step(grads: (tf.Tensor | null)[], lr: number, stats?: tf.Tensor): void {
     if (grads.length !== this.params.length) {
       throw new Error(`AdamW.step: got ${grads.length} gradients for ${this.params.length} parameters`);
     }
+    grads.forEach((grad, i) => {
+      const param = this.params[i];
+      if (grad !== null && !sameShape(grad.shape, param.shape)) {
+        throw new Error(`AdamW.step: gradient of ${param.name} has shape [${grad.shape}], parameter [${param.shape}]`);
+      }
+    });
     this.stepCount += 1;
-    const t = this.stepCount;
-    const { beta1, beta2, epsilon } = this;
-    const biasCorrection1 = 1 - Math.pow(beta1, t);
-    const biasCorrection2Sqrt = Math.sqrt(1 - Math.pow(beta2, t));
-    const stepSize = lr / biasCorrection1;
+    // The step's scalars travel as kernel attributes (uniforms on webgpu), not as tensors.
+    const common = { lr, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay, step: this.stepCount };
+    const attrs = { decayed: adamwAttrs({ ...common, decays: true }), plain: adamwAttrs({ ...common, decays: false }) };
+    const stepStats = stats ?? this.unitStats();
     this.params.forEach((param, i) => {
       const grad = grads[i];
       if (grad === null) return;
-      if (!sameShape(grad.shape, param.shape)) {
-        throw new Error(`AdamW.step: gradient of ${param.name} has shape [${grad.shape}], parameter [${param.shape}]`);
-      }
       const moments = this.momentsFor(i);
-      tf.tidy(() => {
-        // Decoupled weight decay first, on the weights before the Adam update (torch order).
-        const decayed = this.decays[i] && this.weightDecay > 0 ? tf.mul(param, 1 - lr * this.weightDecay) : param;
-        const m = tf.add(tf.mul(moments.m, beta1), tf.mul(grad, 1 - beta1));
-        const v = tf.add(tf.mul(moments.v, beta2), tf.mul(tf.square(grad), 1 - beta2));
-        const denom = tf.add(tf.div(tf.sqrt(v), biasCorrection2Sqrt), epsilon);
-        const updated = tf.sub(decayed, tf.mul(tf.div(m, denom), stepSize));
-        moments.m.assign(m);
-        moments.v.assign(v);
-        param.assign(updated);
-      });
+      const [p, m, v] = fusedAdamW(param, grad, moments.m, moments.v, stepStats, this.decays[i] ? attrs.decayed : attrs.plain);
+      // assign takes the new tensors' data; disposing them drops only their own references.
+      param.assign(p);
+      moments.m.assign(m);
+      moments.v.assign(v);
+      tf.dispose([p, m, v]);
     });
+  }
+
+  /** Stats meaning "coef 1, ok": made once, so that a step without stats uploads nothing. */
+  private unitStats(): tf.Tensor {
+    this.unit ??= tf.keep(tf.tensor1d([0, 0, 1, 1], 'float32'));
+    return this.unit;
   }
 
   private momentsFor(i: number): Moments {
@@ -181,27 +190,43 @@ export class AdamW {
 
   dispose(): void {
     this.disposeMoments();
+    this.unit?.dispose();
+    this.unit = null;
   }
 }
 
 /**
- * `torch.nn.utils.clip_grad_norm_` (2-norm): the norm of all gradients taken together, and the
- * gradients scaled by min(1, maxNorm / (norm + 1e-6)). Returns new tensors (caller disposes) and
- * the norm before clipping. `maxNorm` ≤ 0 or null measures the norm without clipping.
+ * The step's [loss, norm, coef, ok] (float32 [4]) on the device, for `AdamW.step`: norm is the
+ * 2-norm of all gradients taken together and coef = min(1, maxNorm / (norm + 1e-6)), as in
+ * `torch.nn.utils.clip_grad_norm_` (coef 1 when maxNorm is null or ≤ 0); ok is 0 when the loss
+ * or the norm is not finite or `prev` (the previous step's stats) was not ok. Nothing is read
+ * back: one kernel per gradient plus one (fused-adamw.ts). The caller disposes the result.
+ */
+export function globalNormStats(grads: tf.Tensor[], loss: tf.Scalar, maxNorm: number | null, prev?: tf.Tensor | null): tf.Tensor1D {
+  const sumSq = sumOfSquares(grads);
+  const stats = clipStats(sumSq, loss, maxNorm, prev);
+  sumSq.dispose();
+  return stats;
+}
+
+/**
+ * `torch.nn.utils.clip_grad_norm_` (2-norm) with the norm read back: the gradients scaled by
+ * min(1, maxNorm / (norm + 1e-6)) as new tensors (caller disposes), and the norm before clipping.
+ * `maxNorm` ≤ 0 or null measures the norm without clipping. The Trainer uses `globalNormStats`,
+ * which keeps the norm on the device; this is for callers that want the number now.
  */
 export async function clipByGlobalNorm(
   grads: tf.Tensor[],
   maxNorm: number | null,
 ): Promise<{ grads: tf.Tensor[]; norm: number }> {
   if (grads.length === 0) return { grads: [], norm: 0 };
-  // Squared norms are stacked and summed rather than tf.addN'ed: WebGPU's addN binds one storage
-  // buffer per input, and devices allow as few as 8 per shader stage (we have ~80 gradients).
-  const normTensor = tf.tidy(() => tf.sqrt(tf.sum(tf.stack(grads.map((g) => tf.sum(tf.square(g)))))));
-  const norm = (await normTensor.data())[0];
-  normTensor.dispose();
-  const coef = maxNorm !== null && maxNorm > 0 ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
+  const zero = tf.scalar(0);
+  const stats = globalNormStats(grads, zero, maxNorm);
+  const values = await stats.data();
+  tf.dispose([zero, stats]);
+  const coef = values[STATS.coef];
   const clipped = grads.map((g) => (coef < 1 ? tf.mul(g, coef) : tf.clone(g)));
-  return { grads: clipped, norm };
+  return { grads: clipped, norm: values[STATS.norm] };
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

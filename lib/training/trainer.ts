@@ -7,25 +7,33 @@
 // (seed, epoch) only and dropout masks on (seed, step), so a run resumed from a checkpoint
 // computes exactly what the uninterrupted run would have.
 //
+// Nothing is read back from the device inside a step: losses and gradient norms are read every
+// `loggingSteps` (and before evaluating or saving), where the NaN guard looks at them
+// (device-step.ts; the fused optimizer kernels skip a diverged step on the device).
+//
 // Around the loop: collate.ts turns texts into batches, trainer-state.ts writes and restores
 // checkpoints, callbacks.ts defines the events and the terminal reporter.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, appliesWeightDecay, clipByGlobalNorm } from './optimizer';
+import { AdamW, appliesWeightDecay, globalNormStats } from './optimizer';
 import { learningRateAt, warmupStepsFor } from './schedule';
 import { argmaxRows, classificationReport, crossEntropy } from './metrics';
 import { latestCheckpoint, pruneCheckpoints, removeStaleTemporaries } from './checkpointing';
 import { STATE_FILE, TrainerState, restoreTrainerCheckpoint, writeTrainerCheckpoint } from './trainer-state';
 import { TrainingArguments, isDue, resolveTrainingArguments } from './training-args';
 import { EncodedDataset, checkDataset, epochOrder, gatherBatch, range } from './collate';
+import { UnreadSteps, accumulateGradients } from './device-step';
 import { EvalEvent, StepEvent, TrainOutput, TrainerCallbacks, terminalProgress } from './callbacks';
 import { mixSeed } from '../util/random';
 import { TrainableModel, numLabelsOf, parameterNames } from './trainable-model';
 
 export type { TrainableModel };
 
-/** Thrown when the loss or gradient norm stops being finite; no update was applied and nothing saved. */
+/**
+ * Thrown when the loss or gradient norm stops being finite (found at the next logging step); no
+ * update was applied from that step on and nothing saved.
+ */
 export class TrainingDivergedError extends Error {
   constructor(
     readonly step: number,
@@ -75,6 +83,9 @@ export class Trainer {
   globalStep = 0;
   private history: { steps: StepEvent[]; evals: EvalEvent[] } = { steps: [], evals: [] };
   private lastCheckpoint: string | null = null;
+  /** Steps done on the device whose loss and norm are not read yet (see flushSteps). */
+  private readonly unread = new UnreadSteps();
+  private readonly lossScales = new Map<number, tf.Scalar>();
 
   constructor(options: TrainerOptions) {
     this.model = options.model;
@@ -112,6 +123,9 @@ export class Trainer {
     this.totalSteps = a.maxSteps > 0 ? a.maxSteps : this.stepsPerEpoch * a.numTrainEpochs;
     this.numEpochs = Math.ceil(this.totalSteps / this.stepsPerEpoch);
     this.warmupSteps = warmupStepsFor(this.totalSteps, a.warmupSteps, a.warmupRatio);
+    // Made now, so that the tensor count stays flat from the first step on.
+    this.lossScale(Math.min(a.gradientAccumulationSteps, this.microBatchesPerEpoch));
+    if (this.microBatchesPerEpoch % a.gradientAccumulationSteps) this.lossScale(this.microBatchesPerEpoch % a.gradientAccumulationSteps);
   }
 
   /** Adds callbacks (e.g. a live chart) after construction. */
@@ -147,33 +161,34 @@ export class Trainer {
         batches.push(order.slice(mb * size, Math.min((mb + 1) * size, this.numExamples)));
       }
 
-      const { loss, gradNorm, lr } = await this.optimizerStep(batches);
+      const { stats, lr } = this.optimizerStep(batches);
       this.globalStep += 1;
       const samples = batches.reduce((n, b) => n + b.length, 0);
       const elapsed = (Date.now() - started) / 1000;
       const stepsDone = this.globalStep - startStep;
-      const event: StepEvent = {
+      this.unread.push(stats, {
         step: this.globalStep,
         totalSteps: this.totalSteps,
         epoch: this.epochAt(this.globalStep),
-        loss,
         lr,
-        gradNorm,
         samplesPerSecond: elapsed > 0 ? (stepsDone * samples) / elapsed : 0,
         elapsedSeconds: elapsed,
         etaSeconds: stepsDone > 0 ? (elapsed / stepsDone) * (this.totalSteps - this.globalStep) : 0,
-      };
-      this.history.steps.push(event);
-      await this.emit('onStep', event);
+      });
 
       const epochEnded = this.globalStep % this.stepsPerEpoch === 0;
       const isLast = this.globalStep === this.totalSteps;
-      if (this.evalData && isDue(a.evalStrategy, a.evalSteps ?? a.loggingSteps, this.globalStep, epochEnded)) {
+      const evalDue = this.evalData !== undefined && isDue(a.evalStrategy, a.evalSteps ?? a.loggingSteps, this.globalStep, epochEnded);
+      // HF's DefaultFlowCallback also saves after the last step whatever the interval.
+      const saveDue = a.outputDir !== null && a.saveStrategy !== 'no' && (isLast || isDue(a.saveStrategy, a.saveSteps, this.globalStep, epochEnded));
+      // Losses and norms are read (and the NaN guard looks at them) only here: before anything
+      // that needs the weights (evaluation, a checkpoint), every loggingSteps, and at the end.
+      if (evalDue || saveDue || isLast || this.globalStep % a.loggingSteps === 0) await this.flushSteps();
+      if (evalDue) {
         lastEval = await this.evaluate();
         evaluatedAtStep = this.globalStep;
       }
-      // HF's DefaultFlowCallback also saves after the last step whatever the interval.
-      if (a.outputDir && a.saveStrategy !== 'no' && (isLast || isDue(a.saveStrategy, a.saveSteps, this.globalStep, epochEnded))) {
+      if (saveDue) {
         await this.saveCheckpoint();
         savedAtStep = this.globalStep;
       }
@@ -204,52 +219,52 @@ export class Trainer {
     return output;
   }
 
-  /** Forward + backward over the micro-batches, clip, guard, AdamW update. */
-  private async optimizerStep(batches: number[][]): Promise<{ loss: number; gradNorm: number; lr: number }> {
+  /**
+   * Forward + backward over the micro-batches, clip, AdamW update, all queued on the device:
+   * nothing is read back. Returns the step's [loss, norm, coef, ok] stats (fused-adamw.ts),
+   * whose ok is 0 (and the update skipped) when this or an earlier unread step diverged.
+   */
+  private optimizerStep(batches: number[][]): { stats: tf.Tensor1D; lr: number } {
     const a = this.args;
-    const scale = 1 / batches.length;
-    let summed: (tf.Tensor | null)[] = this.params.map(() => null);
-    let lossTensor: tf.Scalar = tf.scalar(0);
-    for (let micro = 0; micro < batches.length; micro++) {
-      const dropoutSeed = dropoutSeedFor(a.seed, this.globalStep, micro);
-      const { value, grads } = tf.tidy(() => {
-        const { inputIds, attentionMask, labels } = gatherBatch(this.trainData, batches[micro]);
-        return tf.variableGrads(() => {
-          const logits = this.model.logits(inputIds, attentionMask, { training: true, dropoutSeed }); // [B, C]
-          return tf.mul(crossEntropy(logits, labels), scale) as tf.Scalar;
-        }, this.params);
-      });
-      const next = this.params.map((p, i) => {
-        const g = grads[p.name] ?? null;
-        const s = summed[i];
-        if (!g) return s;
-        if (!s) return g;
-        const total = tf.add(s, g);
-        s.dispose();
-        g.dispose();
-        return total;
-      });
-      summed = next;
-      const newLoss = tf.add(lossTensor, value) as tf.Scalar;
-      lossTensor.dispose();
-      value.dispose();
-      lossTensor = newLoss;
-    }
-    const loss = (await lossTensor.data())[0];
-    lossTensor.dispose();
-    const present = summed.filter((g): g is tf.Tensor => g !== null);
-    const { grads: clipped, norm } = await clipByGlobalNorm(present, a.maxGradNorm);
-    present.forEach((g) => g.dispose());
-    if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
-      clipped.forEach((g) => g.dispose());
-      throw new TrainingDivergedError(this.globalStep + 1, loss, norm, this.lastCheckpoint);
-    }
-    let k = 0;
-    const aligned = summed.map((g) => (g === null ? null : clipped[k++]));
+    const seeds = batches.map((_, micro) => dropoutSeedFor(a.seed, this.globalStep, micro));
+    const { grads, loss } = accumulateGradients(this.model, this.params, this.trainData, batches, seeds, this.lossScale(batches.length));
+    const present = grads.filter((g): g is tf.Tensor => g !== null);
+    const stats = globalNormStats(present, loss, a.maxGradNorm, this.unread.lastStats);
     const lr = learningRateAt(a.lrSchedulerType, a.learningRate, this.globalStep, this.warmupSteps, this.totalSteps);
-    this.optimizer.step(aligned, lr);
-    clipped.forEach((g) => g.dispose());
-    return { loss, gradNorm: norm, lr };
+    this.optimizer.step(grads, lr, stats);
+    tf.dispose([loss, ...present]);
+    return { stats, lr };
+  }
+
+  /**
+   * 1 / (micro-batches in the step) as a tensor made once: a step has either
+   * gradientAccumulationSteps micro-batches or, at the end of an epoch, the remainder.
+   */
+  private lossScale(microBatches: number): tf.Scalar {
+    let scale = this.lossScales.get(microBatches);
+    if (!scale) {
+      scale = tf.keep(tf.scalar(1 / microBatches));
+      this.lossScales.set(microBatches, scale);
+    }
+    return scale;
+  }
+
+  /**
+   * Reads the unread steps' losses and norms (one read-back) and reports them (onStep) in order.
+   * At the first diverged one it stops: that step and the ones after it were skipped on the
+   * device, so the weights and optimizer are those of the step before it.
+   */
+  private async flushSteps(): Promise<void> {
+    const { events, diverged } = await this.unread.read();
+    if (diverged) {
+      this.globalStep -= diverged.skipped;
+      this.optimizer.stepCount -= diverged.skipped;
+    }
+    for (const event of events) {
+      this.history.steps.push(event);
+      await this.emit('onStep', event);
+    }
+    if (diverged) throw new TrainingDivergedError(diverged.step, diverged.loss, diverged.gradNorm, this.lastCheckpoint);
   }
 
   /** Loss, accuracy, F1 and confusion matrix on `data` (default: evalData), in eval mode (no dropout). */
@@ -368,6 +383,9 @@ export class Trainer {
   /** Frees the optimizer's state (the model is the caller's). */
   dispose(): void {
     this.optimizer.dispose();
+    this.unread.dispose();
+    tf.dispose([...this.lossScales.values()]);
+    this.lossScales.clear();
   }
 }
 

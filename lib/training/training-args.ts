@@ -40,7 +40,12 @@ export interface TrainingArguments {
   warmupRatio: number;
   /** HF `warmup_steps`, default 0: warm-up steps; when > 0 it wins over warmupRatio. */
   warmupSteps: number;
-  /** HF `logging_steps`, default 500: a log line every N optimizer steps (callbacks see every step). */
+  /**
+   * HF `logging_steps`, default 500: a log line every N optimizer steps. Losses and gradient
+   * norms stay on the device between logging steps (no GPU stall per step), so onStep events and
+   * the NaN guard come every N steps, and before each evaluation and checkpoint, for all the
+   * steps since; lower it for a livelier progress display.
+   */
   loggingSteps: number;
   /** HF `eval_strategy`, default 'no'. */
   evalStrategy: IntervalStrategy;

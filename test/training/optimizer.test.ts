@@ -1,6 +1,7 @@
 // AdamW, gradient clipping and the learning-rate schedules against values derived by hand.
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, appliesWeightDecay, clipByGlobalNorm } from '../../lib/training/optimizer';
+import { AdamW, appliesWeightDecay, clipByGlobalNorm, globalNormStats } from '../../lib/training/optimizer';
+import { CLIP_STATS, SUM_OF_SQUARES, adamwAttrs, adamwWithTfOps, fusedAdamW } from '../../lib/training/fused-adamw';
 import { learningRateAt, linearWithWarmup, warmupStepsFor } from '../../lib/training/schedule';
 
 beforeAll(async () => {
@@ -94,6 +95,106 @@ describe('clipByGlobalNorm (torch clip_grad_norm_)', () => {
     const measured = await clipByGlobalNorm([a, b], null);
     expect(measured.norm).toBeCloseTo(5, 6);
     [a, b, ...grads, ...unclipped.grads, ...measured.grads].forEach((t) => t.dispose());
+  });
+});
+
+describe('the fused kernels (fused-adamw.ts)', () => {
+  test('stats: [loss, norm, coef, ok]; ok is 0 for a NaN loss, an Inf gradient, or after a step that was not ok', async () => {
+    const a = tf.tensor1d([3, 0]);
+    const b = tf.tensor2d([[0], [4]]);
+    const loss = tf.scalar(0.25);
+    const stats = globalNormStats([a, b], loss, 2);
+    const [l, norm, coef, ok] = Array.from(await stats.data());
+    expect([l, norm, ok]).toEqual([0.25, 5, 1]);
+    expect(coef).toBeCloseTo(2 / (5 + 1e-6), 7); // clip_grad_norm_: max_norm / (total_norm + 1e-6)
+    const noClip = globalNormStats([a, b], loss, null, stats);
+    expect(Array.from(await noClip.data())).toEqual([0.25, 5, 1, 1]);
+    const nan = tf.scalar(NaN);
+    const inf = tf.tensor1d([Infinity, 1]);
+    const badLoss = globalNormStats([a, b], nan, 2);
+    const badGrad = globalNormStats([a, inf], loss, 2);
+    const afterBad = globalNormStats([a, b], loss, 2, badLoss);
+    expect((await badLoss.data())[3]).toBe(0);
+    expect((await badGrad.data())[1]).toBe(Infinity);
+    expect((await badGrad.data())[3]).toBe(0);
+    expect((await afterBad.data())[3]).toBe(0);
+    tf.dispose([a, b, loss, stats, noClip, nan, inf, badLoss, badGrad, afterBad]);
+  });
+
+  test('on a backend without the kernels (tfjs-node), the stats come from tfjs ops with the same values', async () => {
+    const g = [tf.tensor1d([3, 0]), tf.tensor2d([[0], [4]]), tf.tensor1d([1e-3])];
+    const statsOf = async () => {
+      const loss = tf.scalar(0.5);
+      const nan = tf.scalar(NaN);
+      const made = [globalNormStats(g, loss, 2)];
+      made.push(globalNormStats(g, nan, 2), globalNormStats(g, loss, null, made[0]));
+      made.push(globalNormStats(g, loss, 10, made[1]));
+      const values = await Promise.all(made.map(async (t) => Array.from(await t.data())));
+      tf.dispose([loss, nan, ...made]);
+      return values;
+    };
+    const withKernels = await statsOf();
+    const saved = [SUM_OF_SQUARES, CLIP_STATS].map((name) => tf.getKernel(name, 'cpu')!);
+    saved.forEach((k) => tf.unregisterKernel(k.kernelName, 'cpu'));
+    try {
+      expect(await statsOf()).toEqual(withKernels);
+    } finally {
+      saved.forEach((k) => tf.registerKernel(k));
+    }
+    expect(withKernels.map((s) => s[3])).toEqual([1, 0, 1, 0]);
+    tf.dispose(g);
+  });
+
+  test('the kernel equals the same update written as tfjs ops, bit for bit; ok 0 returns the inputs', async () => {
+    const tensorsBefore = tf.memory().numTensors;
+    const n = 1000;
+    const rnd = (seed: number, scale: number) => tf.tidy(() => tf.mul(tf.randomUniform([n], -1, 1, 'float32', seed), scale));
+    const p = rnd(1, 1);
+    const g = rnd(2, 3);
+    const m = rnd(3, 0.1);
+    const v = tf.tidy(() => tf.abs(rnd(4, 0.01)));
+    for (const decays of [true, false]) {
+      const attrs = adamwAttrs({ lr: 3e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01, step: 7, decays });
+      for (const stats of [tf.tensor1d([0, 0, 0.37, 1]), tf.tensor1d([0, 0, 0.37, 0])]) {
+        const fused = fusedAdamW(p, g, m, v, stats, attrs);
+        const ops = adamwWithTfOps(p, g, m, v, stats, attrs);
+        for (let k = 0; k < 3; k++) expect(Array.from(await fused[k].data())).toEqual(Array.from(await ops[k].data()));
+        if ((await stats.data())[3] === 0) {
+          expect(Array.from(await fused[0].data())).toEqual(Array.from(await p.data()));
+        } else {
+          const moved = tf.tidy(() => tf.max(tf.abs(tf.sub(fused[0], p))));
+          expect((await moved.data())[0]).toBeGreaterThan(1e-4);
+          moved.dispose();
+        }
+        tf.dispose([...fused, ...ops, stats]);
+      }
+    }
+    tf.dispose([p, g, m, v]);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+  });
+
+  test('AdamW.step applies the clip coefficient of the stats; ok 0 updates nothing', async () => {
+    const w1 = tf.variable(tf.tensor1d([1, -2, 0.5]), true, 'optim-test/clip-a.weight');
+    const w2 = tf.variable(tf.tensor1d([1, -2, 0.5]), true, 'optim-test/clip-b.weight');
+    const opt1 = new AdamW([w1], { weightDecay: 0.1 });
+    const opt2 = new AdamW([w2], { weightDecay: 0.1 });
+    const g = tf.tensor1d([0.3, -1.2, 2]);
+    const stats = tf.tensor1d([0, 0, 0.25, 1]);
+    const scaled = tf.mul(g, 0.25);
+    opt1.step([g], 0.05, stats);
+    opt2.step([scaled], 0.05);
+    expect(Array.from(await w1.data())).toEqual(Array.from(await w2.data()));
+    const before = await opt1.getState();
+    const skip = tf.tensor1d([NaN, NaN, 1, 0]);
+    const valuesBefore = Array.from(await w1.data());
+    opt1.step([g], 0.05, skip);
+    expect(Array.from(await w1.data())).toEqual(valuesBefore);
+    const after = await opt1.getState();
+    expect(Array.from(after.m[0])).toEqual(Array.from(before.m[0]));
+    expect(Array.from(after.v[0])).toEqual(Array.from(before.v[0]));
+    tf.dispose([w1, w2, g, stats, scaled, skip]);
+    opt1.dispose();
+    opt2.dispose();
   });
 });
 
