@@ -34,10 +34,10 @@ const CHART_TITLES = [
   'Validation',
   'Confusion matrix (test split, 40 reviews)',
 ];
+// Tables every run shows, in this order (the data section may show more, e.g. previews).
 const TABLE_CAPTIONS = [
   'Environment',
   'Parameters (cpu preset)',
-  'Label mapping',
   'Splits and label counts',
   'Token lengths (training split)',
   '999,074 parameters, 2 layers, dim 32',
@@ -78,7 +78,8 @@ interface CellView {
   count: number | null;
   text: string;
   errors: string[];
-  captions: string[];
+  /** Each table's caption and its number of body rows. */
+  tables: Array<{ caption: string; rows: number }>;
   charts: Array<{ id: string; title: string; drawn: boolean; traces: Array<{ name: string; points: number }> }>;
   progress: Array<{ value: number; max: number; text: string }>;
 }
@@ -195,8 +196,11 @@ async function readCells(page: Page, driver: Driver): Promise<CellView[]> {
         text: outputs.map((o) => (o as HTMLElement).innerText).join('\n'),
         errors: Array.from(cell.querySelectorAll(errorSelector))
           .map((e) => (e as HTMLElement).innerText)
-          .filter((t) => /\w*Error\b/.test(t)),
-        captions: Array.from(cell.querySelectorAll('table caption')).map((c) => c.textContent ?? ''),
+          .filter((t) => /\w*Error\b|^\d+:\d+ - /m.test(t)), // a stack trace, or a TypeScript diagnostic
+        tables: Array.from(cell.querySelectorAll('table')).map((t) => ({
+          caption: t.querySelector('caption')?.textContent ?? '',
+          rows: t.querySelectorAll('tbody tr').length,
+        })),
         charts: Array.from(cell.querySelectorAll('.qlora-chart')).map((div) => {
           const gd = div as any;
           return {
@@ -229,7 +233,11 @@ async function waitForRun(page: Page, driver: Driver, indices: number[], after: 
     const pending = cells.filter((c) => indices.includes(c.index) && !(c.count !== null && c.count > after));
     if (pending.length === 0 && (await driver.kernelIdle(page))) return cells;
     if (Date.now() > deadline) {
-      throw new Error(`${what}: cells ${pending.map((c) => c.index).join(', ')} had not run after ${RUN_TIMEOUT_MS / 1000} s`);
+      const first = pending[0];
+      throw new Error(
+        `${what}: cells ${pending.map((c) => c.index).join(', ')} had not run after ${RUN_TIMEOUT_MS / 1000} s; ` +
+          `cell ${first.index} shows:\n${first.text.slice(-3000)}`,
+      );
     }
     await page.waitForTimeout(500);
   }
@@ -310,7 +318,9 @@ async function session(frontend: JupyterFrontend, driver: Driver, browser: Brows
     const second = await waitForRun(page, driver, below, lastCount + 1, 'Run All Below from the LoRA cell');
     const tRerun = Date.now();
     await screenshot(page, `browser-${frontend}-r16.png`);
-    await page.locator(driver.cellSelector).nth(lora.index).screenshot().then((png) => writeFileAtomic(path.join(REPORTS, `browser-${frontend}-r16-lora-cell.png`), png));
+    for (const [cell, name] of [[lora, 'lora'], [cellWith(second, 'new Trainer('), 'training']] as const) {
+      writeFileAtomic(path.join(REPORTS, `browser-${frontend}-r16-${name}-cell.png`), await page.locator(driver.cellSelector).nth(cell.index).screenshot());
+    }
 
     const adapterConfig = JSON.parse(fs.readFileSync(path.join(env.QLORA_ADAPTER_DIR!, 'adapter_config.json'), 'utf8'));
     const kernelAfter = await kernelIds(server);
@@ -350,13 +360,17 @@ function describeFrontend(frontend: JupyterFrontend, driver: Driver, available: 
       expect(run.first.map((c) => c.count)).toEqual(run.first.map((_, i) => i + 1));
       for (const cell of run.first) {
         expect(cell.errors).toEqual([]);
-        expect(cell.text.length + cell.charts.length + cell.captions.length).toBeGreaterThan(0);
+        expect(cell.text.length + cell.charts.length + cell.tables.length).toBeGreaterThan(0);
       }
       expect(run.pageErrors).toEqual([]);
     });
 
     test('the tables are shown, with the split sizes of the stratified sample', () => {
-      expect(run.first.flatMap((c) => c.captions)).toEqual(TABLE_CAPTIONS);
+      const tables = run.first.flatMap((c) => c.tables);
+      const shown = tables.map((t) => t.caption).filter((c) => TABLE_CAPTIONS.includes(c));
+      expect(shown).toEqual(TABLE_CAPTIONS);
+      for (const table of tables) expect([table.caption, table.rows > 0]).toEqual([table.caption, true]);
+      expect(tables.find((t) => t.caption === 'Predictions on the first 5 test reviews')!.rows).toBe(5);
       const splits = cellWith(run.first, 'Splits and label counts');
       // round(0.008 · 25000) = 200; test ceil(0.2 · 200) = 40; validation ceil(0.2 · 160) = 32.
       expect(splits.text).toMatch(/sample\s+200\b/);
@@ -413,6 +427,8 @@ function describeFrontend(frontend: JupyterFrontend, driver: Driver, available: 
       expect(lora.text).toContain(expectedParameterLine(16));
       expect(lora.text).not.toContain(expectedParameterLine(8));
       expect(run.adapterConfig).toMatchObject({ r: 16, lora_alpha: 64 });
+      // The LoRA configuration table: r, alpha, scaling = alpha / r, dropout.
+      expect(lora.text).toMatch(/\b16\s+64\s+4\s+0\.1\b/);
     });
 
     test('the charts below the LoRA cell were drawn again (new plots, final state), those above kept', () => {
