@@ -94,9 +94,6 @@ export async function startJupyter(opts: {
     '--port-retries=0',
     `--notebook-dir=${opts.root}`,
     `--${app}.token=${token}`,
-    // The notebook's first cell sends the 4.8 MB plotly.js bundle in one output; the default
-    // limit (1 MB/s over 3 s) would drop it ("IOPub data rate exceeded") and no chart would draw.
-    `--${app}.iopub_data_rate_limit=1e10`,
   ];
   const child: ChildProcess = spawn('jupyter', args, {
     cwd: opts.root,
