@@ -94,6 +94,8 @@ export async function startJupyter(opts: {
     '--port-retries=0',
     `--notebook-dir=${opts.root}`,
     `--${app}.token=${token}`,
+    // Lets a test read the kernel's state from JupyterLab's application object (window.jupyterapp).
+    ...(opts.frontend === 'lab' ? ['--LabApp.expose_app_in_browser=True', '--LabApp.news_url=None'] : []),
   ];
   const child: ChildProcess = spawn('jupyter', args, {
     cwd: opts.root,
