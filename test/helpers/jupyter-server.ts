@@ -86,6 +86,14 @@ export async function startJupyter(opts: {
   const configName = opts.frontend === 'lab' ? 'jupyter_server_config.py' : 'jupyter_notebook_config.py';
   fs.writeFileSync(path.join(configDir, configName), READ_ONLY_CONFIG);
   const app = opts.frontend === 'lab' ? 'ServerApp' : 'NotebookApp';
+  // JupyterLab's settings and workspaces in the temp folder too, with autosave off: the refused
+  // save would otherwise open an error dialog over the notebook every two minutes.
+  const labSettings = path.join(opts.tmpDir, 'lab-user-settings');
+  if (opts.frontend === 'lab') {
+    const docmanager = path.join(labSettings, '@jupyterlab', 'docmanager-extension');
+    fs.mkdirSync(docmanager, { recursive: true });
+    fs.writeFileSync(path.join(docmanager, 'plugin.jupyterlab-settings'), JSON.stringify({ autosave: false }));
+  }
   const args = [
     opts.frontend,
     '--no-browser',
@@ -95,7 +103,14 @@ export async function startJupyter(opts: {
     `--notebook-dir=${opts.root}`,
     `--${app}.token=${token}`,
     // Lets a test read the kernel's state from JupyterLab's application object (window.jupyterapp).
-    ...(opts.frontend === 'lab' ? ['--LabApp.expose_app_in_browser=True', '--LabApp.news_url=None'] : []),
+    ...(opts.frontend === 'lab'
+      ? [
+          '--LabApp.expose_app_in_browser=True',
+          '--LabApp.news_url=None',
+          `--LabApp.user_settings_dir=${labSettings}`,
+          `--LabApp.workspaces_dir=${path.join(opts.tmpDir, 'lab-workspaces')}`,
+        ]
+      : []),
   ];
   const child: ChildProcess = spawn('jupyter', args, {
     cwd: opts.root,

@@ -308,6 +308,7 @@ async function session(frontend: JupyterFrontend, driver: Driver, browser: Brows
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `qlora-browser-${frontend}-`));
   const env = tinyNotebookEnv(path.join(tmp, 'run'));
   const notebookBytes = fs.readFileSync(path.join(REPO_ROOT, NOTEBOOK));
+  fs.rmSync(path.join(REPORTS, `browser-${frontend}-failure.png`), { force: true }); // a previous run's
   const t0 = Date.now();
   if (frontend === 'notebook' && !jupyterHas('notebook')) {
     throw new Error("Debian's classic Jupyter Notebook is needed: `bash scripts/setup-system.sh` (or `apt-get install jupyter-notebook`).");
