@@ -314,6 +314,7 @@ async function session(frontend: JupyterFrontend, driver: Driver, browser: Brows
     throw new Error("Debian's classic Jupyter Notebook is needed: `bash scripts/setup-system.sh` (or `apt-get install jupyter-notebook`).");
   }
   const server = await startJupyter({ frontend, root: REPO_ROOT, jupyterPath: installKernelSpec(), env, tmpDir: tmp, timeoutMs: 60000 });
+  running.add(server);
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => {
@@ -360,15 +361,19 @@ async function session(frontend: JupyterFrontend, driver: Driver, browser: Brows
   } finally {
     await page.close().catch(() => undefined);
     await server.stop();
+    running.delete(server);
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
 let browser: Browser;
+/** Servers still up: afterAll stops them if a session was cut short (e.g. jest's hook timeout). */
+const running = new Set<JupyterServer>();
 beforeAll(async () => {
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 }, 60000);
 afterAll(async () => {
+  await Promise.all([...running].map((server) => server.stop()));
   await browser?.close();
 });
 
