@@ -125,7 +125,7 @@ export class PeftModel {
   /**
    * Writes `adapter_config.json` and `adapter_model.safetensors` into `dir` (created if needed), in
    * PEFT's format: `PeftModel.from_pretrained(base, dir)` in Python loads it, and so does loadAdapter.
-   * Also `config.json` with the head's id2label / label2id when the classes are named or not 2
+   * Also `config.json` with the head's id2label / label2id when the classes are named
    * (save-and-load.ts writeAdapterLabels), where the server and Python find the class names.
    */
   saveAdapter(dir: string, opts: SaveAdapterOptions = {}): void {

@@ -144,7 +144,9 @@ export function readAdapterWeights(dir: string, model: DistilBertForSequenceClas
     const shape = expectedShape(model, plan, destination);
     const info = st.info(fullKey);
     if (info.shape.join() !== shape.join()) {
-      const classes = /^classifier\.(weight|bias)$/.test(key!) ? info.shape[0] : null;
+      // Only the number of classes differs: say how to load a base with the adapter's head.
+      const sameWidth = info.shape.slice(1).join() === shape.slice(1).join();
+      const classes = /^classifier\.(weight|bias)$/.test(key!) && sameWidth ? info.shape[0] : null;
       const hint =
         classes !== null
           ? `the adapter's head has ${classes} classes: load the base with numLabels: ${classes} or its labelNames (Python: num_labels=${classes})`
@@ -196,14 +198,14 @@ function placeholderNames(config: DistilBertConfig): boolean {
 }
 
 /**
- * Writes `dir/config.json` (transformers' DistilBertConfig JSON with numLabels classes in
- * id2label / label2id) when the classes mean something beyond the binary default: named classes,
- * or a number other than 2 (which Python must pass as num_labels to rebuild the head). Returns
- * whether it wrote the file. A binary head with placeholder names writes nothing: its readers
- * assume IMDB's negative / positive.
+ * Writes `dir/config.json` (transformers' DistilBertConfig JSON with the classes in id2label /
+ * label2id) when the classes have names (loadPretrained's labelNames, or a checkpoint whose
+ * config.json names them). Returns whether it wrote the file. With transformers' placeholders
+ * LABEL_0, LABEL_1, … it writes nothing, as before: the server then falls back to the base's
+ * names, or negative / positive for two classes.
  */
 export function writeAdapterLabels(dir: string, config: DistilBertConfig): boolean {
-  if (config.numLabels === 2 && placeholderNames(config)) return false;
+  if (placeholderNames(config)) return false;
   writeFileAtomic(path.join(dir, ADAPTER_LABELS_FILE), distilBertConfigJson(config));
   return true;
 }

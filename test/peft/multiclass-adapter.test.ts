@@ -99,7 +99,7 @@ describe('saving and loading a 4-class adapter', () => {
     peft.dispose();
   });
 
-  it('a binary head without names writes no config.json (readers assume negative / positive)', async () => {
+  it('a head without names (LABEL_i) writes no config.json, as before (the server falls back to negative / positive)', async () => {
     const peft = getPeftModel(await loadPretrained(headless, { numLabels: 2, ...quiet }), { r: 2, targetModules: ['q_lin'], seed: 1 });
     const dir = tempDir('qlora-binary-adapter-');
     peft.saveAdapter(dir);
