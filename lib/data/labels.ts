@@ -1,4 +1,5 @@
-// Which label map a reader uses when the caller gives none: integer class ids (a `label`
+// Which classes a reader makes. Below: star-rating classes (labels: 'stars' | 'stars4' | a
+// grouping). First, the label map a reader uses when the caller gives none: integer class ids (a `label`
 // column of 0/1, as pandas' and `datasets`' to_csv write IMDB) are read as ids, like pandas and
 // `datasets` read them; anything else is taken for Kaggle's words (negative/positive).
 import { KAGGLE_LABEL_MAP } from './rows';

@@ -6,7 +6,7 @@
 //   a .parquet file, or a Hub dataset id          → parquet.ts (Hub files fetched by hub/hub.ts)
 //
 // and out: SentimentData {texts, labels, labelNames, source, skipped} (rows.ts; default label
-// maps in labels.ts). The notebook's pandas steps (sample, split, shuffle) are in ops.ts;
+// maps, and the star-rating classes of `labels: 'stars' | 'stars4' | […]`, in labels.ts). The notebook's pandas steps (sample, split, shuffle) are in ops.ts;
 // DataFrame conversion and the HTML preview in danfo.ts.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -85,7 +85,8 @@ const WHERE_TO_GET_IMDB =
  * Loads labelled reviews from `source` (default $QLORA_DATA, else stanfordnlp/imdb): a CSV,
  * a folder of train.csv/test.csv, an aclImdb folder or tarball, a .parquet file, or a Hub
  * dataset id. Bad input throws an error that names the file and the fix; rows without a review
- * or label are skipped and counted in `skipped`.
+ * or label are skipped and counted in `skipped`. `labels` picks the classes: negative/positive
+ * (default) or star-rating classes (LoadOptions.labels).
  */
 export async function loadSentimentData(source: string = defaultDataSource(), opts: LoadOptions = {}): Promise<SentimentData> {
   const split = opts.split ?? 'train';
