@@ -3,6 +3,8 @@
 // `unsup` (unlabelled reviews) and the url/vocab/feature files are skipped. Reviews come out
 // in a fixed order — split (train, test), label (neg, pos), numeric id — so that a seed means
 // the same rows everywhere, whatever order the archive or the file system lists them in.
+// With `labels: 'stars'`, 'stars4' or a custom grouping, the label is the rating in the file
+// name (grouped into classes, labels.ts) instead of the pos/neg folder.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
@@ -10,6 +12,7 @@ import { pipeline } from 'stream';
 import * as tar from 'tar-stream';
 import { DataSplit, LoadProgress, RowCollector, SentimentData } from './rows';
 import { decodeUtf8 } from './utf8';
+import { LabelScheme, starGrouping, starLabeling } from './labels';
 
 /** aclImdb's folder names mean negative (0) and positive (1). */
 export const ACLIMDB_LABEL_MAP: Readonly<Record<string, number>> = { neg: 0, pos: 1 };
@@ -18,6 +21,8 @@ export const ACLIMDB_LABEL_NAMES = ['negative', 'positive'];
 export interface AclImdbReadOptions {
   split?: DataSplit;
   maxReviewBytes?: number;
+  /** 'sentiment' (default: the pos/neg folder), or star classes from the file name's rating (labels.ts LabelScheme). */
+  labels?: LabelScheme;
   onWarning?: (message: string) => void;
   onProgress?: (progress: LoadProgress) => void;
 }
@@ -27,6 +32,8 @@ interface ReviewFile {
   split: 'train' | 'test';
   label: 'neg' | 'pos';
   id: number;
+  /** The rating in the file name, 1..10. */
+  stars: number;
   where: string; // path inside the archive or on disk, for messages
   text: string;
 }
@@ -61,7 +68,14 @@ export function readAclImdbFolder(dir: string, opts: AclImdbReadOptions = {}): S
         const match = REVIEW_PATH.exec(`${s}/${label}/${name}`);
         if (!match) continue;
         const where = path.join(folder, name);
-        files.push({ split: s, label, id: Number(match[3]), where, text: decodeUtf8(fs.readFileSync(where), where) });
+        files.push({
+          split: s,
+          label,
+          id: Number(match[3]),
+          stars: Number(match[4]),
+          where,
+          text: decodeUtf8(fs.readFileSync(where), where),
+        });
       }
       opts.onProgress?.({ stage: 'read', done: files.length, unit: 'files' });
     }
@@ -103,6 +117,7 @@ export async function readAclImdbTarball(file: string, opts: AclImdbReadOptions 
         split: match[1] as 'train' | 'test',
         label: match[2] as 'neg' | 'pos',
         id: Number(match[3]),
+        stars: Number(match[4]),
         where,
         text: decodeUtf8(Buffer.concat(chunks), where),
       });
@@ -129,13 +144,31 @@ function collect(files: ReviewFile[], source: string, opts: AclImdbReadOptions):
   files.sort(
     (a, b) => splitOrder[a.split] - splitOrder[b.split] || labelOrder[a.label] - labelOrder[b.label] || a.id - b.id,
   );
+  const grouping = starGrouping(opts.labels);
+  const stars = grouping ? starLabeling(grouping) : null;
   const collector = new RowCollector({
     source,
-    labelMap: ACLIMDB_LABEL_MAP,
-    labelNames: ACLIMDB_LABEL_NAMES,
+    labelMap: stars ? stars.labelMap : ACLIMDB_LABEL_MAP,
+    labelNames: stars ? stars.labelNames : ACLIMDB_LABEL_NAMES,
+    ungrouped: stars?.ungrouped,
+    labelField: stars ? 'the rating in the file name' : 'the pos/neg folder',
     maxReviewBytes: opts.maxReviewBytes,
     onWarning: opts.onWarning,
   });
-  files.forEach((f, i) => collector.add(f.text, f.label, i + 1, f.where));
+  for (const [i, f] of files.entries()) {
+    if (stars) checkRating(f);
+    collector.add(f.text, stars ? String(f.stars) : f.label, i + 1, f.where);
+  }
   return collector.finish();
+}
+
+/** A rating must be 1..10 and agree with its folder (neg ≤ 4, pos ≥ 7), or the file was misfiled or renamed. */
+function checkRating(f: ReviewFile): void {
+  const fits = f.stars >= 1 && f.stars <= 10 && (f.label === 'neg' ? f.stars <= 4 : f.stars >= 7);
+  if (!fits) {
+    throw new Error(
+      `${f.where}: rating ${f.stars} in the file name does not fit the ${f.label}/ folder (aclImdb: neg/ holds 1–4 stars, ` +
+        `pos/ 7–10, as <id>_<stars>.txt). Rename or move the file, or load with labels: 'sentiment' to use the folder alone.`,
+    );
+  }
 }

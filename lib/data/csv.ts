@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as Papa from 'papaparse';
 import { RowCollector, SentimentData } from './rows';
-import { defaultLabelMap } from './labels';
+import { defaultLabelMap, LabelScheme, normalizeRating, ratingColumnOf, starGrouping, starLabeling } from './labels';
 import { decodeUtf8 } from './utf8';
 
 export interface CsvReadOptions {
@@ -19,6 +19,10 @@ export interface CsvReadOptions {
    * as they are, else Kaggle's { negative: 0, positive: 1 }.
    */
   labelMap?: Record<string, number>;
+  /** 'sentiment' (default: the label column), or star classes from a rating column (labels.ts LabelScheme). */
+  labels?: LabelScheme;
+  /** Star labels: the column of 1–10 ratings (default `rating`, else `stars`). */
+  ratingColumn?: string;
   maxReviewBytes?: number;
   onWarning?: (message: string) => void;
 }
@@ -43,7 +47,11 @@ export function readSentimentCsv(file: string, opts: CsvReadOptions = {}): Senti
 
   const fields = parsed.meta.fields ?? [];
   const textColumn = opts.textColumn ?? (fields.includes('review') ? 'review' : 'text');
-  const labelColumn = opts.labelColumn ?? (fields.includes('sentiment') ? 'sentiment' : 'label');
+  const grouping = starGrouping(opts.labels);
+  if (grouping && opts.labelMap) throw new Error(`${file}: pass either labels (star classes) or labelMap, not both`);
+  const labelColumn = grouping
+    ? ratingColumnOf(file, fields, opts.ratingColumn, opts.labels!)
+    : opts.labelColumn ?? (fields.includes('sentiment') ? 'sentiment' : 'label');
   for (const [what, column, option] of [
     ['text', textColumn, 'textColumn'],
     ['label', labelColumn, 'labelColumn'],
@@ -57,14 +65,19 @@ export function readSentimentCsv(file: string, opts: CsvReadOptions = {}): Senti
   }
   if (parsed.data.length === 0) throw new Error(`${file} has a header (${fields.join(',')}) but no rows.`);
 
+  const stars = grouping ? starLabeling(grouping) : null;
+  const rawLabel = (row: CsvRow, i: number) =>
+    stars ? normalizeRating(row[labelColumn], `${file} row ${i + 1} column "${labelColumn}"`) : row[labelColumn];
   const collector = new RowCollector({
     source: file,
-    labelMap: opts.labelMap ?? defaultLabelMap(parsed.data.map((row) => row[labelColumn]), file, labelColumn),
+    labelMap: stars?.labelMap ?? opts.labelMap ?? defaultLabelMap(parsed.data.map((row) => row[labelColumn]), file, labelColumn),
+    labelNames: stars?.labelNames,
+    ungrouped: stars?.ungrouped,
     labelField: labelColumn,
     maxReviewBytes: opts.maxReviewBytes,
     onWarning: opts.onWarning,
   });
-  parsed.data.forEach((row, i) => collector.add(row[textColumn], row[labelColumn], i + 1));
+  parsed.data.forEach((row, i) => collector.add(row[textColumn], rawLabel(row, i), i + 1));
   return collector.finish();
 }
 

@@ -6,7 +6,7 @@
 //   a .parquet file, or a Hub dataset id          → parquet.ts (Hub files fetched by hub/hub.ts)
 //
 // and out: SentimentData {texts, labels, labelNames, source, skipped} (rows.ts; default label
-// maps in labels.ts). The notebook's pandas steps (sample, split, shuffle) are in ops.ts;
+// maps, and the star-rating classes of `labels: 'stars' | 'stars4' | […]`, in labels.ts). The notebook's pandas steps (sample, split, shuffle) are in ops.ts;
 // DataFrame conversion and the HTML preview in danfo.ts.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -16,6 +16,7 @@ import { concatRows } from './ops';
 import { readSentimentParquet } from './parquet';
 import { DataSplit, LoadProgress, SentimentData } from './rows';
 import { download } from '../hub/hub';
+import { LabelScheme, starGrouping, starLabeling } from './labels';
 
 export * from './rows';
 export * from './ops';
@@ -25,6 +26,8 @@ export { readSentimentCsv } from './csv';
 export { readAclImdbFolder, readAclImdbTarball, ACLIMDB_LABEL_NAMES } from './aclimdb';
 export { readSentimentParquet } from './parquet';
 export { decodeUtf8 } from './utf8';
+export { STAR_GROUPINGS, starLabeling } from './labels';
+export type { LabelScheme, StarClass, StarLabeling } from './labels';
 
 /** What QLORA_DATA means when it is not set. */
 export const DEFAULT_DATA_SOURCE = 'stanfordnlp/imdb';
@@ -50,6 +53,16 @@ export interface LoadOptions {
   labelColumn?: string;
   /** Raw label value → id. Default: the Parquet file's own names; else integer class ids (0, 1, …) as they are; else Kaggle's { negative: 0, positive: 1 }. */
   labelMap?: Record<string, number>;
+  /**
+   * Which classes to make: 'sentiment' (default: negative/positive), 'stars' (the 1–10 rating,
+   * classes '1' … '10'), 'stars4' (very negative 1–2, negative 3–4, positive 7–8, very positive
+   * 9–10) or a custom StarClass[] grouping. Ratings come from aclImdb's file names
+   * (<id>_<stars>.txt) or a CSV / Parquet rating column; a source without ratings (the Kaggle CSV,
+   * stanfordnlp/imdb) throws, naming the file and where to get ratings.
+   */
+  labels?: LabelScheme;
+  /** Star labels from a CSV / Parquet source: the column of 1–10 ratings (default `rating`, else `stars`). */
+  ratingColumn?: string;
   /** Longer reviews (UTF-8 bytes) are skipped with a warning. Default 1 MiB. */
   maxReviewBytes?: number;
   /** The Hugging Face cache folder for Hub downloads (lib/hub's cacheDir; default $HF_HUB_CACHE, else $HF_HOME/hub). */
@@ -72,13 +85,16 @@ const WHERE_TO_GET_IMDB =
  * Loads labelled reviews from `source` (default $QLORA_DATA, else stanfordnlp/imdb): a CSV,
  * a folder of train.csv/test.csv, an aclImdb folder or tarball, a .parquet file, or a Hub
  * dataset id. Bad input throws an error that names the file and the fix; rows without a review
- * or label are skipped and counted in `skipped`.
+ * or label are skipped and counted in `skipped`. `labels` picks the classes: negative/positive
+ * (default) or star-rating classes (LoadOptions.labels).
  */
 export async function loadSentimentData(source: string = defaultDataSource(), opts: LoadOptions = {}): Promise<SentimentData> {
   const split = opts.split ?? 'train';
   if (!['train', 'test', 'all'].includes(split)) {
     throw new Error(`loadSentimentData: split must be 'train', 'test' or 'all', got ${JSON.stringify(split)}`);
   }
+  const grouping = starGrouping(opts.labels);
+  if (grouping) starLabeling(grouping); // an invalid grouping fails before any file is read
   const local = path.resolve(source);
   if (fs.existsSync(local)) {
     return fs.statSync(local).isDirectory() ? loadFolder(local, split, opts) : loadFile(local, split, opts);

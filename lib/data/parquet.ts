@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as nodeModule from 'module';
 import type * as Hyparquet from 'hyparquet';
 import { RowCollector, SentimentData } from './rows';
-import { defaultLabelMap } from './labels';
+import { defaultLabelMap, LabelScheme, normalizeRating, ratingColumnOf, starGrouping, starLabeling } from './labels';
 import { decodeUtf8 } from './utf8';
 
 export interface ParquetReadOptions {
@@ -16,6 +16,10 @@ export interface ParquetReadOptions {
   labelColumn?: string;
   /** Raw label (a label name, or an integer id as a string when the file has no names) → id. */
   labelMap?: Record<string, number>;
+  /** 'sentiment' (default: the label column), or star classes from a rating column (labels.ts LabelScheme). */
+  labels?: LabelScheme;
+  /** Star labels: the column of 1–10 ratings (default `rating`, else `stars`). */
+  ratingColumn?: string;
   maxReviewBytes?: number;
   onWarning?: (message: string) => void;
 }
@@ -57,7 +61,11 @@ export async function readSentimentParquet(
 
   const columns = metadata.schema.slice(1).map((element) => element.name); // [0] is the root
   const textColumn = opts.textColumn ?? (columns.includes('text') ? 'text' : 'review');
-  const labelColumn = opts.labelColumn ?? (columns.includes('label') ? 'label' : 'sentiment');
+  const grouping = starGrouping(opts.labels);
+  if (grouping && opts.labelMap) throw new Error(`${source}: pass either labels (star classes) or labelMap, not both`);
+  const labelColumn = grouping
+    ? ratingColumnOf(source === file ? file : `${source} (${file})`, columns, opts.ratingColumn, opts.labels!)
+    : opts.labelColumn ?? (columns.includes('label') ? 'label' : 'sentiment');
   for (const [what, column, option] of [
     ['text', textColumn, 'textColumn'],
     ['label', labelColumn, 'labelColumn'],
@@ -82,15 +90,20 @@ export async function readSentimentParquet(
     parsers: { stringFromBytes: keepBytes },
   });
 
-  const classNames = classLabelNames(metadata, labelColumn);
-  const rawLabels = rows.map((row, i) =>
-    toRawLabel(row[labelColumn], classNames, `${file} row ${i + 1} column "${labelColumn}"`),
-  );
-  const labelMap = opts.labelMap ?? fileLabelMap(classNames, rawLabels, source, labelColumn);
+  const stars = grouping ? starLabeling(grouping) : null;
+  // A rating column is numbers, never ClassLabel names.
+  const classNames = stars ? null : classLabelNames(metadata, labelColumn);
+  const rawLabels = rows.map((row, i) => {
+    const where = `${file} row ${i + 1} column "${labelColumn}"`;
+    const raw = toRawLabel(row[labelColumn], classNames, where);
+    return stars ? normalizeRating(raw, where) : raw;
+  });
+  const labelMap = stars?.labelMap ?? opts.labelMap ?? fileLabelMap(classNames, rawLabels, source, labelColumn);
   const collector = new RowCollector({
     source,
     labelMap,
-    labelNames: opts.labelMap || !classNames ? undefined : classNames,
+    ungrouped: stars?.ungrouped,
+    labelNames: stars ? stars.labelNames : opts.labelMap || !classNames ? undefined : classNames,
     labelField: labelColumn,
     maxReviewBytes: opts.maxReviewBytes,
     onWarning: opts.onWarning,

@@ -4,7 +4,7 @@
 // RowCollector, so the rules are the same whatever the file format.
 
 /** Why a row was dropped while loading. */
-export type SkipReason = 'missing review' | 'empty review' | 'missing label' | 'review too long';
+export type SkipReason = 'missing review' | 'empty review' | 'missing label' | 'review too long' | 'rating in no class';
 
 /** One dropped row, for the report. */
 export interface SkippedRow {
@@ -106,6 +106,8 @@ export interface CollectorOptions {
   onWarning?: (message: string) => void;
   /** Name of the label column / field, for the "unknown label" error. */
   labelField?: string;
+  /** Raw labels that belong to no class (a star grouping's left-out ratings): such rows are skipped, not an error. */
+  ungrouped?: ReadonlySet<string>;
 }
 
 /**
@@ -147,6 +149,7 @@ export class RowCollector {
     }
     if (text.trim() === '') return this.skip('empty review', row, where);
     if (label === '') return this.skip('missing label', row, where);
+    if (this.opts.ungrouped?.has(label)) return this.skip('rating in no class', row, where, `rating ${label}`);
     const id = Object.prototype.hasOwnProperty.call(this.opts.labelMap, label) ? this.opts.labelMap[label] : undefined;
     if (id === undefined) {
       this.unknownLabelRows.push(row);

@@ -16,11 +16,14 @@
 // backend's memory when training), and a larger learning rate (5e-4) to learn something in
 // 40 optimizer steps. Any QLORA_* variable overrides its preset value.
 import type { LoraConfig } from '../peft/config';
+import type { LabelScheme } from '../data/labels';
 import type { TrainingArguments } from '../training/training-args';
 import { envValue, parseBooleanEnv } from '../util/env';
 
 export type PresetName = 'gpu' | 'cpu';
 export type Quantization = 'nf4' | 'none';
+/** 'binary': negative / positive; 'stars4': four classes from IMDB's star ratings (needs aclImdb's ratings). */
+export type Task = 'binary' | 'stars4';
 
 /** The parameters that are Trainer arguments: TrainingArguments' own fields, names and meanings. */
 type TrainerParameters = Pick<
@@ -42,6 +45,8 @@ export interface NotebookParameters extends TrainerParameters {
   model: string;
   /** Kaggle CSV, aclImdb folder or tarball, Parquet file, or Hub dataset id. */
   data: string;
+  /** Which classes to learn: 'binary' (negative / positive) or 'stars4' (very negative 1–2 … very positive 9–10 stars). */
+  task: Task;
   /** Where Hub downloads and the tokenized-data cache go. */
   cacheDir: string;
   /** The backend preference QLORA_BACKEND gave ('auto' when unset). */
@@ -98,6 +103,10 @@ const SHARE: Rule = { kind: 'number', min: 0, max: 1, minExclusive: true, maxExc
 export const PARAMETERS: { readonly [K in keyof NotebookParameters]: ParameterSpec } = {
   model: { variable: 'QLORA_MODEL', rule: STRING },
   data: { variable: 'QLORA_DATA', rule: STRING },
+  task: {
+    variable: 'QLORA_TASK',
+    rule: { kind: 'choice', values: ['binary', 'stars4'], meaning: "'binary' (negative / positive) or 'stars4' (four classes from the star ratings of aclImdb_v1.tar.gz)" },
+  },
   cacheDir: { variable: 'QLORA_CACHE_DIR', rule: STRING },
   backend: { variable: 'QLORA_BACKEND', rule: STRING },
   preset: { variable: 'QLORA_PRESET', rule: { kind: 'choice', values: ['gpu', 'cpu'], meaning: "'gpu' (the original notebook's settings) or 'cpu' (a small run)" } },
@@ -139,6 +148,7 @@ type PresetKey = 'sampleFrac' | 'maxLength' | 'perDeviceTrainBatchSize' | 'perDe
 const COMMON: Omit<NotebookParameters, 'backend' | 'preset' | PresetKey> = {
   model: 'distilbert-base-uncased',
   data: 'stanfordnlp/imdb',
+  task: 'binary',
   cacheDir: 'data/',
   testSize: 0.2,
   validationSize: 0.2,
@@ -311,6 +321,12 @@ export function parameterRows(params: NotebookParameters): Array<{ parameter: st
 export function loraConfig(params: NotebookParameters): LoraConfig {
   checkParameters(params);
   return { r: params.r, loraAlpha: params.alpha, loraDropout: params.dropout, targetModules: [...params.targetModules], taskType: 'SEQ_CLS', seed: params.seed };
+}
+
+/** loadSentimentData's `labels` for the task: 'sentiment' (binary) or the 'stars4' grouping. */
+export function taskLabels(params: NotebookParameters): LabelScheme {
+  checkParameters(params);
+  return params.task === 'stars4' ? 'stars4' : 'sentiment';
 }
 
 /** Optimizer steps of a run over `numExamples` training examples (the Trainer's own count). */

@@ -15,7 +15,7 @@ import { adapterConfigJson, LoraConfig, resolveLoraConfig, ResolvedLoraConfig } 
 import { ADAPTER_CONFIG_FILE, readAdapterConfig } from './adapter-config';
 import { LoraLinear } from './lora-linear';
 import { PeftPlan, planPeft } from './plan';
-import { adapterShapes, assignAdapterWeights, KEY_PREFIX, readAdapterWeights, writeAdapterWeights } from './save-and-load';
+import { adapterShapes, assignAdapterWeights, KEY_PREFIX, readAdapterWeights, writeAdapterLabels, writeAdapterWeights } from './save-and-load';
 
 // Tags the seeds of LoRA initialisation, so they never coincide with dropout's or the data order's.
 const LORA_INIT_SITE = 0x10a;
@@ -125,11 +125,14 @@ export class PeftModel {
   /**
    * Writes `adapter_config.json` and `adapter_model.safetensors` into `dir` (created if needed), in
    * PEFT's format: `PeftModel.from_pretrained(base, dir)` in Python loads it, and so does loadAdapter.
+   * Also `config.json` with the head's id2label / label2id when the classes are named
+   * (save-and-load.ts writeAdapterLabels), where the server and Python find the class names.
    */
   saveAdapter(dir: string, opts: SaveAdapterOptions = {}): void {
     if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new Error(`saveAdapter: ${dir} is a file; give a folder path`);
     fs.mkdirSync(dir, { recursive: true });
     writeAdapterWeights(dir, this.live(), this.plan);
+    writeAdapterLabels(dir, this.live().config);
     writeFileAtomic(path.join(dir, ADAPTER_CONFIG_FILE), adapterConfigJson(this.config, opts.baseModelNameOrPath ?? null));
   }
 

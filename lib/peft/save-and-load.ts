@@ -12,16 +12,25 @@
 // fresh initialisation with PEFT's "Found missing adapter keys" warning; modules_to_save weights
 // missing from the file keep the base model's values (PEFT < 0.15 did this silently, as for a
 // SEQ_CLS adapter saved with only A/B; we warn).
+//
+// Beside them, config.json: the base's transformers config with the head's id2label / label2id,
+// as HF's Trainer saves the model config next to its weights, so that Python
+// (AutoConfig.from_pretrained(dir).id2label, then from_pretrained(base, num_labels=…, id2label=…))
+// and our server know the class names and their number. PEFT itself ignores the file.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { DenseLinear } from '../models/linear';
 import { DistilBertForSequenceClassification } from '../models/distilbert/modeling';
+import { DistilBertConfig, distilBertConfigJson } from '../models/distilbert/config';
+import { writeFileAtomic } from '../util/atomic-write';
 import { SafetensorsFile, TensorToWrite, writeSafetensors } from '../io/safetensors';
 import { LoraLinear } from './lora-linear';
 import { PeftPlan } from './plan';
 
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
+/** The class names' file beside the adapter (a transformers config.json). */
+export const ADAPTER_LABELS_FILE = 'config.json';
 /** PEFT's prefix for every key in adapter_model.safetensors (PeftModel.base_model = LoraModel, .model = the HF model). */
 export const KEY_PREFIX = 'base_model.model.';
 
@@ -135,7 +144,14 @@ export function readAdapterWeights(dir: string, model: DistilBertForSequenceClas
     const shape = expectedShape(model, plan, destination);
     const info = st.info(fullKey);
     if (info.shape.join() !== shape.join()) {
-      throw new Error(`${file}: '${fullKey}' has shape [${info.shape}] in the file but the model needs [${shape}] (was it saved for another model or config?)`);
+      // Only the number of classes differs: say how to load a base with the adapter's head.
+      const sameWidth = info.shape.slice(1).join() === shape.slice(1).join();
+      const classes = /^classifier\.(weight|bias)$/.test(key!) && sameWidth ? info.shape[0] : null;
+      const hint =
+        classes !== null
+          ? `the adapter's head has ${classes} classes: load the base with numLabels: ${classes} or its labelNames (Python: num_labels=${classes})`
+          : 'was it saved for another model or config?';
+      throw new Error(`${file}: '${fullKey}' has shape [${info.shape}] in the file but the model needs [${shape}] (${hint})`);
     }
     const saved = destination.kind === 'param' || plan.savedLinears.includes(destination.path);
     if (destination.kind === 'weight' && !saved && !(model.linears.get(destination.path) instanceof DenseLinear)) {
@@ -174,4 +190,22 @@ export function assignAdapterWeights(model: DistilBertForSequenceClassification,
     v.assign(t);
     t.dispose();
   }
+}
+
+/** True when id2label only holds transformers' placeholders LABEL_0, LABEL_1, …. */
+function placeholderNames(config: DistilBertConfig): boolean {
+  return Object.entries(config.id2label).every(([id, name]) => name === `LABEL_${id}`);
+}
+
+/**
+ * Writes `dir/config.json` (transformers' DistilBertConfig JSON with the classes in id2label /
+ * label2id) when the classes have names (loadPretrained's labelNames, or a checkpoint whose
+ * config.json names them). Returns whether it wrote the file. With transformers' placeholders
+ * LABEL_0, LABEL_1, … it writes nothing, as before: the server then falls back to the base's
+ * names, or negative / positive for two classes.
+ */
+export function writeAdapterLabels(dir: string, config: DistilBertConfig): boolean {
+  if (placeholderNames(config)) return false;
+  writeFileAtomic(path.join(dir, ADAPTER_LABELS_FILE), distilBertConfigJson(config));
+  return true;
 }

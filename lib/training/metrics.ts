@@ -84,6 +84,10 @@ export interface ClassificationReport {
   f1: number;
   /** Unweighted mean of the per-class F1 scores (sklearn `average='macro'`). */
   macroF1: number;
+  /** Unweighted means over the classes (sklearn classification_report's "macro avg"). */
+  macroAvg: Omit<ClassScores, 'support'>;
+  /** Means weighted by support (sklearn's "weighted avg"; its recall equals the accuracy). */
+  weightedAvg: Omit<ClassScores, 'support'>;
   perClass: ClassScores[];
   confusion: number[][];
 }
@@ -101,5 +105,49 @@ export function classificationReport(
   const accuracy = labels.length > 0 ? correct / labels.length : 0;
   const macroF1 = perClass.reduce((a, s) => a + s.f1, 0) / numLabels;
   const f1 = numLabels === 2 ? perClass[1].f1 : macroF1;
-  return { accuracy, f1, macroF1, perClass, confusion };
+  const average = (weight: (s: ClassScores) => number) => {
+    const total = perClass.reduce((a, s) => a + weight(s), 0);
+    const mean = (pick: (s: ClassScores) => number) => (total > 0 ? perClass.reduce((a, s) => a + weight(s) * pick(s), 0) / total : 0);
+    return { precision: mean((s) => s.precision), recall: mean((s) => s.recall), f1: mean((s) => s.f1) };
+  };
+  return { accuracy, f1, macroF1, macroAvg: average(() => 1), weightedAvg: average((s) => s.support), perClass, confusion };
+}
+
+function checkNames(labelNames: string[], numLabels: number, caller: string): void {
+  if (labelNames.length !== numLabels) {
+    throw new Error(`${caller}: ${labelNames.length} label names (${labelNames.join(', ')}) for ${numLabels} classes; give one name per class`);
+  }
+}
+
+/** One row of classificationRows: a class, or an average. */
+export interface ClassificationRow {
+  class: string;
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
+
+/**
+ * sklearn's `classification_report(y_true, y_pred, target_names=labelNames)` as table rows: one
+ * per class (by name), then "macro avg" and "weighted avg" (support: every example). Accuracy is
+ * `report.accuracy`. Throws when labelNames does not have one name per class.
+ */
+export function classificationRows(report: ClassificationReport, labelNames: string[]): ClassificationRow[] {
+  checkNames(labelNames, report.perClass.length, 'classificationRows');
+  const total = report.perClass.reduce((a, s) => a + s.support, 0);
+  return [
+    ...report.perClass.map((s, id) => ({ class: labelNames[id], ...s })),
+    { class: 'macro avg', ...report.macroAvg, support: total },
+    { class: 'weighted avg', ...report.weightedAvg, support: total },
+  ];
+}
+
+/**
+ * The confusion matrix as table rows, by class name: `{ actual: name, [predicted name]: count, … }`
+ * (rows: actual class, columns: predicted, as sklearn's ConfusionMatrixDisplay).
+ */
+export function confusionRows(confusion: number[][], labelNames: string[]): Array<Record<string, string | number>> {
+  checkNames(labelNames, confusion.length, 'confusionRows');
+  return confusion.map((row, t) => ({ actual: labelNames[t], ...Object.fromEntries(labelNames.map((name, p) => [`predicted ${name}`, row[p]])) }));
 }

@@ -62,6 +62,16 @@ parquetWriteFile({
   ],
 });
 
+// Reviews with a 1–10 `rating` column (INT64, as pandas writes integers), for star labels:
+// 5 and 6 fall in no class of 'stars4', and one rating is missing.
+parquetWriteFile({
+  filename: join(outDir, 'ratings.parquet'),
+  columnData: [
+    { name: 'text', data: ['One star.', 'Ten stars.', 'Five: meh.', 'Three.', 'Eight.', 'No rating.', 'Six.', 'Two.'], type: 'STRING' },
+    { name: 'rating', data: [1n, 10n, 5n, 3n, 8n, null, 6n, 2n], type: 'INT64' },
+  ],
+});
+
 writeFileSync(
   join(outDir, 'imdb-mini.expected.json'),
   JSON.stringify({ texts, labels: labels.map((l) => (l === null ? null : Number(l))), labelNames: ['neg', 'pos'] }, null, 1) + '\n',

@@ -12,6 +12,7 @@ import {
   notebookParameters,
   parameterRows,
   presetFor,
+  taskLabels,
   totalOptimizerSteps,
   trainingArguments,
 } from '../../lib/notebook/params';
@@ -58,6 +59,21 @@ describe('presets', () => {
   test('QLORA_PRESET overrides the backend’s choice', () => {
     expect(notebookParameters('cpu', { QLORA_PRESET: 'gpu' }).maxLength).toBe(512);
     expect(notebookParameters('tensorflow-gpu', { QLORA_PRESET: 'CPU' }).maxLength).toBe(128);
+  });
+});
+
+describe('task', () => {
+  test("binary by default; QLORA_TASK=stars4 asks the loader for the 'stars4' grouping; anything else is refused", () => {
+    const binary = notebookParameters('cpu', {});
+    expect(binary.task).toBe('binary');
+    expect(taskLabels(binary)).toBe('sentiment');
+    const stars = notebookParameters('cpu', { QLORA_TASK: 'Stars4' });
+    expect(stars.task).toBe('stars4');
+    expect(taskLabels(stars)).toBe('stars4');
+    expect(parameterRows(stars).find((row) => row.parameter === 'task')).toEqual({ parameter: 'task', value: 'stars4', from: 'environment', variable: 'QLORA_TASK' });
+    expect(() => notebookParameters('cpu', { QLORA_TASK: 'stars5' })).toThrow(
+      /QLORA_TASK must be 'binary' \(negative \/ positive\) or 'stars4' .*, got 'stars5' \(unset QLORA_TASK to use "binary"\)/,
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 // Metrics against hand-computed confusion matrices, and cross-entropy against log-sum-exp by hand.
 import * as tf from '@tensorflow/tfjs';
-import { argmaxRows, classificationReport, confusionMatrix, crossEntropy } from '../../lib/training/metrics';
+import { argmaxRows, classificationReport, classificationRows, confusionMatrix, confusionRows, crossEntropy } from '../../lib/training/metrics';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -33,6 +33,40 @@ describe('classification metrics (sklearn conventions)', () => {
     expect(r.perClass.map((c) => c.f1)).toEqual([expect.closeTo(0.4, 12), expect.closeTo(0.8, 12), 0]);
     expect(r.f1).toBeCloseTo(0.4, 12); // macro for more than two classes
     expect(r.accuracy).toBeCloseTo(0.5, 12);
+  });
+
+  test('four star classes: classification_report by class name, macro and weighted averages, by hand', () => {
+    const names = ['very negative', 'negative', 'positive', 'very positive'];
+    const labels = [0, 0, 0, 0, 1, 1, 2, 2, 2, 3];
+    const preds = [0, 0, 1, 2, 1, 1, 2, 0, 2, 1];
+    const r = classificationReport(labels, preds, 4);
+    expect(r.confusion).toEqual([[2, 1, 1, 0], [0, 2, 0, 0], [1, 0, 2, 0], [0, 1, 0, 0]]);
+    // Predicted per class (column sums) 3, 4, 3, 0; supports 4, 2, 3, 1; diagonal 2, 2, 2, 0.
+    // P = 2/3, 1/2, 2/3, 0 (never predicted: zero_division → 0); R = 1/2, 1, 2/3, 0;
+    // F1 = 2PR/(P+R) = 4/7, 2/3, 2/3, 0.
+    const close = (v: number) => expect.closeTo(v, 12);
+    expect(r.perClass).toEqual([
+      { precision: close(2 / 3), recall: close(1 / 2), f1: close(4 / 7), support: 4 },
+      { precision: close(1 / 2), recall: 1, f1: close(2 / 3), support: 2 },
+      { precision: close(2 / 3), recall: close(2 / 3), f1: close(2 / 3), support: 3 },
+      { precision: 0, recall: 0, f1: 0, support: 1 },
+    ]);
+    expect(r.accuracy).toBeCloseTo(0.6, 12);
+    // macro: P (2/3 + 1/2 + 2/3)/4 = 11/24, R (1/2 + 1 + 2/3)/4 = 13/24, F1 (4/7 + 4/3)/4 = 10/21
+    expect(r.macroF1).toBeCloseTo(10 / 21, 12);
+    expect(r.f1).toBeCloseTo(10 / 21, 12);
+    // weighted by support 4, 2, 3, 1: P (8/3 + 1 + 2)/10 = 17/30, R = accuracy 0.6, F1 (16/7 + 4/3 + 2)/10 = 59/105
+    const rows = classificationRows(r, names);
+    expect(rows.map((row) => row.class)).toEqual([...names, 'macro avg', 'weighted avg']);
+    expect(rows[4]).toEqual({ class: 'macro avg', precision: close(11 / 24), recall: close(13 / 24), f1: close(10 / 21), support: 10 });
+    expect(rows[5]).toEqual({ class: 'weighted avg', precision: close(17 / 30), recall: close(0.6), f1: close(59 / 105), support: 10 });
+    expect(rows[1]).toEqual({ class: 'negative', precision: close(1 / 2), recall: 1, f1: close(2 / 3), support: 2 });
+
+    expect(confusionRows(r.confusion, names)[0]).toEqual({
+      actual: 'very negative', 'predicted very negative': 2, 'predicted negative': 1, 'predicted positive': 1, 'predicted very positive': 0,
+    });
+    expect(() => classificationRows(r, ['a', 'b'])).toThrow(/2 label names \(a, b\) for 4 classes/);
+    expect(() => confusionRows(r.confusion, names.slice(1))).toThrow(/3 label names .* for 4 classes/);
   });
 
   test('bad input names the problem', () => {

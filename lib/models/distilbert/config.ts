@@ -52,10 +52,37 @@ function defaultLabels(numLabels: number): { id2label: Record<string, string>; l
 }
 
 /**
- * Validates a parsed config.json. `numLabels` overrides the number of classes (else it comes from
- * the file's `id2label`, else 2, as in transformers). `source` names the file in error messages.
+ * id2label / label2id naming the classes in order, as transformers' `from_pretrained(...,
+ * id2label=…, label2id=…)` sets them. Throws on an empty list or a repeated or empty name
+ * (label2id and the server's probabilities are keyed by name).
  */
-export function parseDistilBertConfig(json: Record<string, unknown>, source: string, opts: { numLabels?: number } = {}): DistilBertConfig {
+export function labelsFromNames(labelNames: readonly string[]): Pick<DistilBertConfig, 'numLabels' | 'id2label' | 'label2id'> {
+  if (labelNames.length === 0) throw new Error('labelNames is empty; give one name per class, e.g. [\'negative\', \'positive\']');
+  const id2label: Record<string, string> = {};
+  const label2id: Record<string, number> = {};
+  labelNames.forEach((name, id) => {
+    if (typeof name !== 'string' || name === '') throw new Error(`labelNames[${id}] is ${JSON.stringify(name)}; class names must be non-empty strings`);
+    if (name in label2id) throw new Error(`labelNames names two classes ${JSON.stringify(name)}; class names must differ`);
+    id2label[String(id)] = name;
+    label2id[name] = id;
+  });
+  return { numLabels: labelNames.length, id2label, label2id };
+}
+
+/** Options of parseDistilBertConfig / readDistilBertConfig. */
+export interface ConfigLabelOptions {
+  /** Number of classes; overrides the file's. */
+  numLabels?: number;
+  /** Class names in label-id order (sets numLabels, id2label and label2id), e.g. the data's labelNames. */
+  labelNames?: readonly string[];
+}
+
+/**
+ * Validates a parsed config.json. `labelNames` or `numLabels` override the classes (else they
+ * come from the file's `id2label`, else 2, as in transformers; a numLabels that differs from the
+ * file's gives LABEL_i names). `source` names the file in error messages.
+ */
+export function parseDistilBertConfig(json: Record<string, unknown>, source: string, opts: ConfigLabelOptions = {}): DistilBertConfig {
   if (json.model_type !== undefined && json.model_type !== 'distilbert') {
     throw new Error(`${source}: model_type is '${json.model_type}', not 'distilbert'; this loader only knows DistilBERT checkpoints.`);
   }
@@ -90,6 +117,13 @@ export function parseDistilBertConfig(json: Record<string, unknown>, source: str
     for (const [id, name] of Object.entries(id2label)) labels.label2id[name] = Number(id);
   }
   let numLabels = Object.keys(labels.id2label).length;
+  if (opts.labelNames !== undefined) {
+    if (opts.numLabels !== undefined && opts.numLabels !== opts.labelNames.length) {
+      throw new Error(`numLabels ${opts.numLabels} but ${opts.labelNames.length} labelNames (${opts.labelNames.join(', ')}); give one or make them agree`);
+    }
+    const named = labelsFromNames(opts.labelNames);
+    return { ...(cfg as Omit<DistilBertConfig, 'numLabels' | 'id2label' | 'label2id'>), ...named };
+  }
   if (opts.numLabels !== undefined) {
     if (!Number.isInteger(opts.numLabels) || opts.numLabels < 1) {
       throw new Error(`numLabels must be a positive integer, got ${opts.numLabels}`);
@@ -100,7 +134,7 @@ export function parseDistilBertConfig(json: Record<string, unknown>, source: str
   return { ...(cfg as Omit<DistilBertConfig, 'numLabels' | 'id2label' | 'label2id'>), numLabels, ...labels };
 }
 
-export function readDistilBertConfig(file: string, opts: { numLabels?: number } = {}): DistilBertConfig {
+export function readDistilBertConfig(file: string, opts: ConfigLabelOptions = {}): DistilBertConfig {
   if (!fs.existsSync(file)) throw new Error(`${file} not found: a checkpoint folder needs its config.json`);
   let json: Record<string, unknown>;
   try {

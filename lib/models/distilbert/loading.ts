@@ -21,6 +21,8 @@ import { writeFileAtomic } from '../../util/atomic-write';
 export interface LoadPretrainedOptions {
   /** Classes of the classification head (default: from config.json's id2label, else 2). */
   numLabels?: number;
+  /** Class names in label-id order (sets numLabels and config.json's id2label/label2id, as transformers' id2label=…), e.g. data.labelNames. */
+  labelNames?: readonly string[];
   /** 'nf4' holds the transformer's linear weights in 4-bit NF4 (QLoRA); 'none' keeps fp32 (default). */
   quantization?: 'nf4' | 'none';
   /** NF4 only: quantize the block scales too (QLoRA's double quantization; default true, as bitsandbytes' Linear4bit). */
@@ -79,7 +81,7 @@ export async function loadPretrained(pathOrRepoId: string, opts: LoadPretrainedO
     throw new Error(`quantization must be 'nf4' or 'none', got '${quantization}'`);
   }
   const folder = await resolveModelFolder(pathOrRepoId, opts.hub);
-  const config = readDistilBertConfig(path.join(folder, 'config.json'), { numLabels: opts.numLabels });
+  const config = readDistilBertConfig(path.join(folder, 'config.json'), { numLabels: opts.numLabels, labelNames: opts.labelNames });
   const checkpoint = CheckpointTensors.open(folder);
 
   // HF name → checkpoint key.
