@@ -45,7 +45,9 @@ export type { CheckpointEvent, EndEvent, EvalEvent, StepEvent, TrainOutput, Trai
 export * from './training/optimizer';
 export * from './training/schedule';
 export * from './training/metrics';
-export { latestCheckpoint, listCheckpoints } from './training/checkpointing';
+export { lastCheckpoint, listCheckpoints } from './training/checkpointing';
+export type { HfTrainerState, LogEntry } from './training/trainer-state';
+export type { EvalMetrics, TrainMetrics } from './training/log-history';
 export * from './training/predict';
 export * from './backends/wasm-kernels';
 export * from './notebook/params';

@@ -3,6 +3,8 @@
 // returns, and the default reporter that shows them on a terminal.
 import { formatDuration } from '../util/format';
 import { ProgressStream, progressLine, progressText } from '../util/progress';
+import type { EvalMetrics, TrainMetrics } from './log-history';
+import type { LogEntry } from './trainer-state';
 
 export interface StepEvent {
   /** Optimizer steps completed (1 after the first update). */
@@ -33,6 +35,8 @@ export interface EvalEvent {
   /** [true label][predicted label]. */
   confusion: number[][];
   numExamples: number;
+  /** The same evaluation under HF's names, as `Trainer.evaluate()` returns it (eval_loss, eval_accuracy, …). */
+  metrics: EvalMetrics;
 }
 
 export interface CheckpointEvent {
@@ -67,6 +71,10 @@ export interface TrainOutput {
   lastEval: EvalEvent | null;
   history: { steps: StepEvent[]; evals: EvalEvent[] };
   lastCheckpoint: string | null;
+  /** HF's TrainOutput.metrics: train_runtime, train_samples_per_second, …, train_loss, epoch. */
+  metrics: TrainMetrics;
+  /** trainer_state.json's log_history, with the final train_* entry HF appends. */
+  logHistory: LogEntry[];
 }
 
 /**
