@@ -1,25 +1,45 @@
-// Tables for the notebook: SentimentData ⇄ danfojs DataFrame (the original notebook was
-// pandas), and a preview as an escaped HTML table, since tslab has no renderer for a DataFrame.
+// DataFrames for the notebook's data steps (the original notebook used pandas), with danfojs-node:
+// SentimentData ⇄ DataFrame, reading a CSV, mapping labels, seeded sampling, and rows to show.
 //
-// danfojs-node takes ~1–3 s to load and brings its own TensorFlow.js 3 copy, so it is
-// required only inside the two conversion functions, never at import time.
+// danfojs-node 1.2 depends on @tensorflow/tfjs-node, which this project's package.json overrides
+// with tfjs 3.21 (the real tfjs-node needs a native TensorFlow). Loaded as it is, that second
+// tfjs shares the first one's global registries: it prints ~300 "kernel already registered"
+// lines and replaces our CPU kernels and gradients with its own (the registry keeps the last
+// one). loadDanfo() therefore hands danfo the tfjs this project already uses, before danfo
+// asks for its own: nothing is registered twice, our backend and kernels stay as they are
+// (test/data/danfo.test.ts checks both in a plain Node process, as the notebook kernel runs).
+// danfo only needs tensors for arithmetic between frames, which the notebook does not use.
+//
+// danfojs-node takes a few seconds to load, so it is required on first use, never at import time.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as nodeModule from 'module';
+import * as tf from '@tensorflow/tfjs';
 import type * as Danfo from 'danfojs-node';
+import { permutation } from '../util/random';
 import { KAGGLE_LABEL_MAP, RowCollector, SentimentData } from './rows';
 import { maxIntegerLabel } from './labels';
 import { htmlTable } from '../util/table';
 
-/** danfojs-node, loaded on first use, without the ~300 "kernel already registered" lines its tfjs prints. */
-function loadDanfo(): typeof Danfo {
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    if (!/already (been )?(registered|set)/.test(String(args[0]))) warn(...args);
-  };
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return require('danfojs-node') as typeof Danfo;
-  } finally {
-    console.warn = warn;
+/**
+ * danfojs-node, loaded on first use with this project's tfjs in place of its own tfjs 3.21 (see
+ * the top of this file). Under jest, whose module registry ignores require.cache, jest.config.js
+ * maps @tensorflow/tfjs-node to @tensorflow/tfjs to the same effect.
+ */
+export function loadDanfo(): typeof Danfo {
+  const danfoMain = require.resolve('danfojs-node');
+  if (!require.cache[danfoMain]) {
+    const tfjsNode = require.resolve('@tensorflow/tfjs-node', { paths: [path.dirname(danfoMain)] });
+    if (!require.cache[tfjsNode]) {
+      const shared = new nodeModule.Module(tfjsNode);
+      shared.filename = tfjsNode;
+      shared.loaded = true;
+      shared.exports = tf;
+      require.cache[tfjsNode] = shared;
+    }
   }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return require('danfojs-node') as typeof Danfo;
 }
 
 /** A DataFrame with columns `text`, `label` (id) and `label_name`. */
