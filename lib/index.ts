@@ -16,6 +16,8 @@ export { readAdapterConfig, ADAPTER_CONFIG_FILE } from './peft/adapter-config';
 export { ADAPTER_WEIGHTS_FILE } from './peft/save-and-load';
 export * from './peft/model';
 export * from './data/load';
+export { frameRows, loadDanfo, mapColumn, readCsvFrame, reviewsFrame, sampleFrame } from './data/danfo';
+export * from './notebook/data-frames';
 export * from './util/random';
 export * from './hub/hub';
 export { ByteMeter, consoleProgress, formatProgress } from './util/progress';
