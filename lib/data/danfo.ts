@@ -13,7 +13,6 @@
 // danfojs-node takes a few seconds to load, so it is required on first use, never at import time.
 import * as fs from 'fs';
 import * as path from 'path';
-import * as nodeModule from 'module';
 import * as tf from '@tensorflow/tfjs';
 import type * as Danfo from 'danfojs-node';
 import { permutation } from '../util/random';
@@ -31,11 +30,8 @@ export function loadDanfo(): typeof Danfo {
   if (!require.cache[danfoMain]) {
     const tfjsNode = require.resolve('@tensorflow/tfjs-node', { paths: [path.dirname(danfoMain)] });
     if (!require.cache[tfjsNode]) {
-      const shared = new nodeModule.Module(tfjsNode);
-      shared.filename = tfjsNode;
-      shared.loaded = true;
-      shared.exports = tf;
-      require.cache[tfjsNode] = shared;
+      // What Node's loader reads off a cached module: a finished one, with its exports.
+      require.cache[tfjsNode] = { id: tfjsNode, filename: tfjsNode, loaded: true, exports: tf, children: [], paths: [] } as unknown as NodeModule;
     }
   }
   // eslint-disable-next-line @typescript-eslint/no-var-requires
