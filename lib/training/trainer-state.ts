@@ -292,15 +292,16 @@ export function copyTokenizerFiles(from: string, to: string): string[] {
  */
 export function saveModelFolder(
   dir: string,
-  model: { saveAdapter?(dir: string): unknown },
+  model: { saveAdapter?(dir: string, opts?: { baseModelNameOrPath?: string | null }): unknown },
   args: TrainingArguments,
   tokenizer?: { folder: string },
+  baseModelNameOrPath: string | null = null,
 ): string {
   if (typeof model.saveAdapter !== 'function') {
     throw new Error('Trainer.saveModel: the model has no saveAdapter (train a PeftModel from getPeftModel to save an adapter)');
   }
   fs.mkdirSync(dir, { recursive: true });
-  model.saveAdapter(dir);
+  model.saveAdapter(dir, { baseModelNameOrPath });
   if (tokenizer) copyTokenizerFiles(tokenizer.folder, dir);
   writeFileAtomic(path.join(dir, TRAINING_ARGS_FILE), JSON.stringify(hfTrainingArguments(args), null, 2) + '\n');
   return dir;

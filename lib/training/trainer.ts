@@ -64,6 +64,8 @@ export interface TrainerOptions {
    * tokenizer_config.json, vocab.txt, special_tokens_map.json) from `folder` beside the adapter.
    */
   tokenizer?: { folder: string };
+  /** adapter_config.json's base_model_name_or_path in checkpoints and saveModel (PEFT writes the base model's name). */
+  baseModelNameOrPath?: string;
 }
 
 export class Trainer {
@@ -88,6 +90,7 @@ export class Trainer {
   private history: { steps: StepEvent[]; evals: EvalEvent[] } = { steps: [], evals: [] };
   private lastCheckpoint: string | null = null;
   private readonly tokenizer: { folder: string } | undefined;
+  private readonly baseModelNameOrPath: string | null;
   /** trainer_state.json's log_history, best_metric, best_global_step, best_model_checkpoint. */
   private readonly records: TrainerRecords;
 
@@ -97,6 +100,7 @@ export class Trainer {
     this.trainData = options.trainData;
     this.evalData = options.evalData;
     this.tokenizer = options.tokenizer;
+    this.baseModelNameOrPath = options.baseModelNameOrPath ?? null;
     this.records = new TrainerRecords(this.args);
     checkDataset(this.trainData, 'trainData');
     if (this.evalData) checkDataset(this.evalData, 'evalData');
@@ -344,7 +348,7 @@ export class Trainer {
     };
     const nextLearningRate = learningRateAt(a.lrSchedulerType, a.learningRate, this.globalStep, this.warmupSteps, this.totalSteps);
     const contents = { state: this.state(), resume, args: a, scheduler: { nextLearningRate, warmupSteps: this.warmupSteps, totalSteps: this.totalSteps } };
-    const saveAdapter = typeof this.model.saveAdapter === 'function' ? (dir: string) => this.model.saveAdapter!(dir) : undefined;
+    const saveAdapter = typeof this.model.saveAdapter === 'function' ? (dir: string) => this.model.saveAdapter!(dir, { baseModelNameOrPath: this.baseModelNameOrPath }) : undefined;
     const dir = await writeTrainerCheckpoint(outputDir, contents, this.params, this.optimizer, saveAdapter);
     this.lastCheckpoint = dir;
     if (a.saveTotalLimit !== null) pruneCheckpoints(outputDir, a.saveTotalLimit, this.records.bestModelCheckpoint);
@@ -360,7 +364,7 @@ export class Trainer {
    */
   saveModel(dir: string | null = this.args.outputDir): string {
     if (!dir) throw new Error('Trainer.saveModel: give a folder, or set args.outputDir');
-    return saveModelFolder(dir, this.model, this.args, this.tokenizer);
+    return saveModelFolder(dir, this.model, this.args, this.tokenizer, this.baseModelNameOrPath);
   }
 
   /** HF `Trainer.save_state()`: writes trainer_state.json (final log entry included) into args.outputDir. */

@@ -296,8 +296,11 @@ describe('DistilBert_QLoRA.ipynb on a tiny random checkpoint and 200 real IMDB r
 
   test('the adapter is written in PEFT format: config and one tensor per A, B and head weight', () => {
     const dir = mainEnv.QLORA_ADAPTER_DIR!;
-    expect(fs.readdirSync(dir).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    // trainer.saveModel: the adapter, the tokenizer's files and the training arguments side by side.
+    const files = fs.readdirSync(dir);
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'training_args.json', 'tokenizer_config.json', 'vocab.txt']) expect(files).toContain(f);
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
+    expect(config.base_model_name_or_path).toBe(mainEnv.QLORA_MODEL);
     expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'SEQ_CLS', r: 8, lora_alpha: 32, lora_dropout: 0.1 });
     expect([...config.target_modules].sort()).toEqual(['ffn.lin1', 'ffn.lin2', 'k_lin', 'out_lin', 'q_lin', 'v_lin']);
     // safetensors: 8-byte little-endian header length, then the JSON header.
