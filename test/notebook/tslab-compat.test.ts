@@ -20,6 +20,20 @@ describe('lib/ is loadable by tslab', () => {
     }
     expect(offenders).toEqual([]);
   });
+
+  // tslab's require joins even a bare name to the importing file's folder first
+  // (executor.js requireFromSideOutputs): in lib/hub/http.ts, `import * as http from 'http'`
+  // loaded lib/hub/http.js itself, forever ("Maximum call stack size exceeded" in the first cell).
+  it("no lib module imports a package or builtin that a file in its own folder is named after", () => {
+    const offenders: string[] = [];
+    for (const file of (fs.readdirSync(LIB, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'))) {
+      const source = fs.readFileSync(path.join(LIB, file), 'utf8');
+      for (const m of source.matchAll(/(?:from|require\()\s*['"]([^./'"][^'"]*)['"]/g)) {
+        if (fs.existsSync(path.join(LIB, path.dirname(file), `${m[1]}.ts`))) offenders.push(`lib/${file} imports '${m[1]}', shadowed by lib/${path.join(path.dirname(file), m[1])}.ts`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
 });
 
 describe('the notebook imports what tslab can resolve', () => {
