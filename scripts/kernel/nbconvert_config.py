@@ -40,6 +40,9 @@ def _error_output(cell, reply):
     ename = reply.get("ename") or ""
     evalue = reply.get("evalue") or ""
     lines = [line for line in _stderr_text(cell).splitlines() if not _NOISE.match(line)]
+    # Node prints an error without stack frames as "[Error: message]": keep it as "Error: message".
+    if lines and lines[0].startswith("[") and lines[-1].endswith("]") and _ERROR_LINE.match(lines[0][1:]):
+        lines[0], lines[-1] = lines[0][1:], lines[-1][:-1]
     if not ename:
         for line in lines:
             m = _ERROR_LINE.match(line)
