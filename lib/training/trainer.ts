@@ -26,30 +26,13 @@ import { EvalMetrics, TrainerRecords, evalMetrics, trainMetrics } from './log-hi
 import { writeFileAtomic } from '../util/atomic-write';
 import { TrainingArguments, isDue, resolveTrainingArguments } from './training-args';
 import { EncodedDataset, checkDataset, epochOrder, gatherBatch } from './collate';
-import { EvalEvent, StepEvent, TrainOutput, TrainerCallbacks, terminalProgress } from './callbacks';
+import { EvalEvent, StepEvent, TrainOutput, TrainerCallbacks, TrainingDivergedError, terminalProgress } from './callbacks';
 import { mixSeed } from '../util/random';
 import { TrainableModel, numLabelsOf, parameterNames } from './trainable-model';
 
 export type { TrainableModel };
 
-/** Thrown when the loss or gradient norm stops being finite; no update was applied and nothing saved. */
-export class TrainingDivergedError extends Error {
-  constructor(
-    readonly step: number,
-    readonly loss: number,
-    readonly gradNorm: number,
-    readonly lastCheckpoint: string | null,
-  ) {
-    super(
-      `Training stopped at optimizer step ${step}: the ${Number.isFinite(loss) ? 'gradient norm' : 'loss'} is ` +
-        `${Number.isFinite(loss) ? gradNorm : loss} (loss ${loss}, grad norm ${gradNorm}). The weights were not ` +
-        `updated with it; ` +
-        (lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}. ` : 'no checkpoint was written. ') +
-        `Lower learningRate, add warm-up, or check the inputs.`,
-    );
-    this.name = 'TrainingDivergedError';
-  }
-}
+export { TrainingDivergedError };
 
 export interface TrainerOptions {
   model: TrainableModel;
