@@ -13,6 +13,9 @@ module.exports = {
       },
     ],
   },
+  // danfojs-node asks for @tensorflow/tfjs-node (overridden to a second tfjs, 3.21, in
+  // package.json); it gets the project's tfjs instead, as lib/data/danfo.ts arranges outside jest.
+  moduleNameMapper: { '^@tensorflow/tfjs-node$': '<rootDir>/node_modules/@tensorflow/tfjs' },
   setupFiles: ['<rootDir>/test/helpers/jest-setup.ts'],
   testTimeout: 120000,
   // tfjs backends are process-global: run test files in separate workers, never share one.

@@ -10,12 +10,16 @@
 //    the notebook is). Environment variables (QLORA_*) pass through to the kernel.
 // 3. Writes <out>/<name>.ipynb (executed) and <out>/<name>.html (self-contained: plotly is
 //    inlined by the notebook's own outputs, nothing is loaded from the network).
+//    While it runs, the terminal shows the per-cell lines and the training progress (step, loss,
+//    ETA), which the kernel appends to the file named in QLORA_PROGRESS_FILE
+//    (lib/notebook/progress-file.ts): nbconvert itself keeps a kernel's output for the notebook.
 // 4. If a cell failed, prints that cell's source and its real error and exits 1. nbconvert
 //    itself reports tslab failures with an empty message, so we run it with --allow-errors and
 //    read the failure back from the executed notebook (scripts/kernel/nbconvert_config.py
 //    records it there as a standard "error" output).
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { writeFileAtomic } from '../lib/util/atomic-write';
 
@@ -107,6 +111,68 @@ function checkJupyter(): void {
   }
 }
 
+/**
+ * The terminal side of the progress file: copies what the kernel appends to `file` to stderr. On
+ * a terminal the `\r`-rewritten progress line is passed through as it is; elsewhere (a log, CI)
+ * lines of their own are printed as they come and the progress line once every `everySeconds`.
+ * `line()` prints a whole line of the runner's own without breaking a pending progress line.
+ */
+export class ProgressRelay {
+  private offset = 0;
+  private open = false;
+  private pending = '';
+  private lastShown = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly out: { write(text: string): unknown; isTTY?: boolean } = process.stderr,
+    private readonly everySeconds = 30,
+  ) {}
+
+  /** Reads what was appended since the last call. */
+  poll(final = false): void {
+    let text = '';
+    try {
+      const fd = fs.openSync(this.file, 'r');
+      try {
+        const size = fs.fstatSync(fd).size;
+        if (size > this.offset) {
+          const buffer = Buffer.alloc(size - this.offset);
+          fs.readSync(fd, buffer, 0, buffer.length, this.offset);
+          this.offset = size;
+          text = buffer.toString('utf8');
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      return; // not written yet
+    }
+    if (this.out.isTTY) {
+      if (text) {
+        this.out.write(text);
+        this.open = !text.endsWith('\n');
+      }
+      return;
+    }
+    const parts = (this.pending + text).split('\n');
+    this.pending = parts.pop() ?? '';
+    const lastRewrite = (segment: string) => stripAnsi(segment.split('\r').pop() ?? '').trim();
+    for (const done of parts) if (lastRewrite(done)) this.out.write(lastRewrite(done) + '\n');
+    const now = Date.now();
+    if (this.pending && (final || now - this.lastShown >= this.everySeconds * 1000)) {
+      this.out.write(lastRewrite(this.pending) + '\n');
+      this.lastShown = now;
+      this.pending = '';
+    }
+  }
+
+  line(text: string): void {
+    this.out.write(`${this.open ? '\n' : ''}${text}\n`);
+    this.open = false;
+  }
+}
+
 interface ProcessResult {
   code: number;
   stdout: Buffer;
@@ -119,7 +185,7 @@ interface ProcessResult {
  * per-cell lines of nbconvert_config.py ("[run-notebook] cell 3/18: …") are echoed as they come;
  * the rest of stderr is kept for the error message.
  */
-function runJupyter(args: string[], input: Buffer, env: NodeJS.ProcessEnv, showProgress: boolean): Promise<ProcessResult> {
+function runJupyter(args: string[], input: Buffer, env: NodeJS.ProcessEnv, relay: ProgressRelay | null): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('jupyter', args, { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
@@ -129,10 +195,10 @@ function runJupyter(args: string[], input: Buffer, env: NodeJS.ProcessEnv, showP
     child.stderr.on('data', (chunk: Buffer) => {
       const textChunk = chunk.toString('utf8');
       stderrTail = (stderrTail + textChunk).slice(-65536);
-      if (!showProgress) return;
+      if (!relay) return;
       const lines = (partialLine + textChunk).split('\n');
       partialLine = lines.pop() ?? '';
-      for (const line of lines) if (line.startsWith('[run-notebook]')) console.error(line);
+      for (const line of lines) if (line.startsWith('[run-notebook]')) relay.line(line);
     });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(stdout), stderrTail }));
@@ -210,12 +276,14 @@ export function formatFailure(f: CellFailure, notebookName: string): string {
   const sourceLines = f.source.split('\n');
   const head = sourceLines.slice(0, 12).map((l) => `  | ${l}`);
   if (sourceLines.length > 12) head.push(`  | … (${sourceLines.length - 12} more lines)`);
+  // The traceback usually repeats the "Name: message" line of the header: say it once.
+  const traceback = f.traceback.filter((l) => l.trim() !== `${f.ename}: ${f.evalue}`.trim());
   return [
     `run-notebook: cell ${f.cellNumber} of ${notebookName} failed: ${f.ename}: ${f.evalue}`,
     `--- cell ${f.cellNumber} source ---`,
     ...head,
     `--- error ---`,
-    ...f.traceback.map((l) => `  ${l}`),
+    ...traceback.map((l) => `  ${l}`),
   ].join('\n');
 }
 
@@ -246,10 +314,15 @@ export async function runNotebook(opts: RunOptions): Promise<number> {
   }
   checkJupyter();
   const jupyterPath = installKernelSpec();
+  const progressDir = fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-progress-'));
+  const progressFile = path.join(progressDir, 'progress.log');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     JUPYTER_PATH: [jupyterPath, process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter),
+    QLORA_PROGRESS_FILE: progressFile,
   };
+  const relay = new ProgressRelay(progressFile);
+  const polling = setInterval(() => relay.poll(), 500);
   const name = path.basename(opts.notebook).replace(/\.ipynb$/, '');
   const notebookOut = path.join(opts.outDir, `${name}.ipynb`);
   const htmlOut = path.join(opts.outDir, `${name}.html`);
@@ -272,8 +345,12 @@ export async function runNotebook(opts: RunOptions): Promise<number> {
     ],
     input,
     env,
-    true,
-  );
+    relay,
+  ).finally(() => {
+    clearInterval(polling);
+    relay.poll(true);
+    fs.rmSync(progressDir, { recursive: true, force: true });
+  });
   if (executed.code !== 0 || executed.stdout.length === 0) {
     const tail = pythonErrorSummary(executed.stderrTail);
     const timedOut = /CellTimeoutError/.test(executed.stderrTail);
@@ -291,7 +368,7 @@ export async function runNotebook(opts: RunOptions): Promise<number> {
     ['nbconvert', '--to', 'html', '--template-file', REPORT_TEMPLATE, '--stdin', '--stdout', '--output', name],
     executed.stdout,
     env,
-    false,
+    null,
   );
   if (html.code !== 0) {
     console.error(`run-notebook: the HTML export failed (exit ${html.code}):\n${html.stderrTail.trim()}`);

@@ -4,7 +4,7 @@
 //
 // Trains the tiny test classifier (with dropout) on a synthetic task, checkpointing every 2
 // steps, and writes the final weights to <outputDir>/final.json. With --resume it continues from
-// <outputDir>/latest. --step-delay-ms slows each step so the test can kill it mid-run.
+// the last checkpoint in <outputDir> (HF's resume_from_checkpoint=True). --step-delay-ms slows each step so the test can kill it mid-run.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     },
     progress: false,
   });
-  const out = await trainer.train(resume ? { resumeFrom: 'latest' } : {});
+  const out = await trainer.train(resume ? { resumeFromCheckpoint: true } : {});
   const values = await model.values();
   const final = {
     globalStep: out.globalStep,

@@ -19,19 +19,29 @@ export async function keepLatest<T extends { dispose(): void }>(key: string, mak
   return value;
 }
 
-/** What the setup cells need to know when a file is missing: where to get it and which variable to set. */
+/**
+ * The error a setup cell shows when its model or data cannot be found: the loader's message once,
+ * then where to get the files and the one variable to set (QLORA_MODEL for the model and its
+ * tokenizer, QLORA_DATA for the data). The cause chain is folded into that one message (the
+ * outermost message already quotes the inner ones) and the stack is dropped, so the notebook, its
+ * report and the terminal say it once, without internal frames or library options.
+ */
 export function withSetupHint(error: unknown, what: 'model' | 'data'): Error {
-  const message = error instanceof Error ? error.message : String(error);
+  const variable = what === 'model' ? 'QLORA_MODEL' : 'QLORA_DATA';
+  const message = (error instanceof Error ? error.message : String(error))
+    .replace(/QLORA_MODEL \/ QLORA_DATA/g, variable)
+    .replace(/ ?Offline, or another file layout \(pass hubFiles\)\?/g, '')
+    .replace(/ ?\(pass hubFiles\)/g, '');
   const hint =
     what === 'model'
-      ? 'The model cell needs a DistilBERT checkpoint: on a machine with internet it is downloaded from the Hub on the first run ' +
-        '(distilbert-base-uncased, into the Hugging Face cache, shared with Python: $HF_HUB_CACHE, default ~/.cache/huggingface/hub). Offline, download config.json, model.safetensors, tokenizer.json, vocab.txt ' +
-        'and tokenizer_config.json from https://huggingface.co/distilbert-base-uncased into one folder and set QLORA_MODEL to it. ' +
-        'For a dry run without pretrained weights: npx ts-node --transpile-only scripts/make-random-checkpoint.ts --out data/tiny-distilbert ' +
+      ? 'The model and its tokenizer come from QLORA_MODEL: a Hub repo id (default distilbert-base-uncased), downloaded on the first ' +
+        'run into the Hugging Face cache shared with Python ($HF_HUB_CACHE, default ~/.cache/huggingface/hub), or a local folder. Offline, download config.json, model.safetensors, tokenizer.json, vocab.txt and ' +
+        'tokenizer_config.json from https://huggingface.co/distilbert-base-uncased into one folder and set QLORA_MODEL to it. For a dry ' +
+        'run without pretrained weights: npx ts-node --transpile-only scripts/make-random-checkpoint.ts --out data/tiny-distilbert ' +
         '--vocab-size 30522 --max-positions 512 --tokenizer <folder with tokenizer.json and vocab.txt>, then QLORA_MODEL=data/tiny-distilbert.'
-      : 'The data cell needs IMDB: on a machine with internet stanfordnlp/imdb is downloaded from the Hub on the first run. Offline, ' +
-        'set QLORA_DATA to the Kaggle CSV ("IMDB Dataset.csv"), to aclImdb_v1.tar.gz or to its unpacked aclImdb folder.';
+      : 'The data come from QLORA_DATA: a Hub dataset (default stanfordnlp/imdb), downloaded on the first run, or a local file. ' +
+        'Offline, set QLORA_DATA to the Kaggle CSV ("IMDB Dataset.csv"), to aclImdb_v1.tar.gz or to its unpacked aclImdb folder.';
   const wrapped = new Error(`${message}\n\n${hint}`);
-  (wrapped as Error & { cause?: unknown }).cause = error;
+  wrapped.stack = `Error: ${wrapped.message}`; // what tslab prints: the message, no frames, no "cause:" repeats
   return wrapped;
 }

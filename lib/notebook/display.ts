@@ -16,6 +16,7 @@ import { figureHtml, figureSummary, plotlyBundleHtml } from './figure-output';
 import { escapeHtml } from '../util/html';
 import { ProgressState, progressHtml, progressLine, progressText } from '../util/progress';
 import { TableOptions, htmlTable, textTable } from '../util/table';
+import { progressFileReporter } from './progress-file';
 
 /** Where outputs go. `show` adds an output; `live()` makes one whose content later calls replace. */
 export interface DisplayTarget {
@@ -305,6 +306,7 @@ export function liveTraining(totalSteps: number, opts: LiveOptions & { label?: s
   const lossChart = liveFigure(trainingLossFigure(history), opts);
   const evalChart = liveFigure(validationFigure(evaluations), opts);
   const bar = progressBar(totalSteps, opts.label ?? 'training', opts);
+  const terminal = progressFileReporter(totalSteps, opts.label ?? 'training'); // `npm run notebook` shows it in its terminal too
   const lastAccuracy = () => {
     const last = evaluations[evaluations.length - 1];
     return last ? ` · val accuracy ${(100 * last.accuracy).toFixed(1)}%` : '';
@@ -316,16 +318,19 @@ export function liveTraining(totalSteps: number, opts: LiveOptions & { label?: s
       history.push({ step: e.step, loss: e.loss, lr: e.lr });
       lossChart.update(trainingLossFigure(history));
       bar.update(e.step, `loss ${e.loss.toFixed(4)}${lastAccuracy()}`);
+      terminal?.update(e.step, `loss ${e.loss.toFixed(4)}${lastAccuracy()}`);
     },
     onEvaluate(e) {
       evaluations.push({ step: e.step, loss: e.loss, accuracy: e.accuracy, f1: e.f1 });
       evalChart.update(validationFigure(evaluations));
+      terminal?.note(`evaluation @ step ${e.step}: loss ${e.loss.toFixed(4)} · accuracy ${e.accuracy.toFixed(4)}${e.f1 === undefined ? '' : ` · F1 ${e.f1.toFixed(4)}`}`);
     },
     onEnd() {
       lossChart.done();
       evalChart.done();
       const last = history[history.length - 1];
       bar.done(last ? `loss ${last.loss.toFixed(4)}${lastAccuracy()}` : undefined);
+      if (last) terminal?.end(last.step, `loss ${last.loss.toFixed(4)}${lastAccuracy()}`);
     },
   };
 }

@@ -48,29 +48,27 @@ export function memoryRows(linears: Map<string, SizedLinear>): MemoryRow[] {
   return rows;
 }
 
-/** Grouped bars: fp32 vs NF4 bytes (in MiB) per row, e.g. per layer kind or for the whole model. */
+/**
+ * Grouped bars: fp32 vs NF4 bytes (in MiB) per row, e.g. per layer kind or for the whole model.
+ * Each bar is labelled above it, horizontally, at full size (plotly would otherwise shrink or turn
+ * a label wider than its bar): "7.0 MiB", and for NF4 the ratio on a second line; the y axis
+ * leaves room above the tallest bar for the two lines.
+ */
 export function memoryFigure(rows: MemoryRow[], opts: { title?: string } = {}): PlotlyFigure {
   const labels = rows.map((r) => r.label);
   const fp32 = rows.map((r) => r.fp32Bytes / MIB);
   const nf4 = rows.map((r) => r.nf4Bytes / MIB);
+  const label = { textposition: 'outside', textangle: 0, constraintext: 'none', cliponaxis: false, textfont: { size: 12 } };
   return {
     data: [
-      {
-        type: 'bar',
-        name: 'fp32',
-        x: labels,
-        y: fp32,
-        text: fp32.map((v) => `${v.toFixed(1)} MiB`),
-        textposition: 'outside',
-        marker: { color: COLORS.grey },
-      },
+      { type: 'bar', name: 'fp32', x: labels, y: fp32, text: fp32.map((v) => `${v.toFixed(1)} MiB`), ...label, marker: { color: COLORS.grey } },
       {
         type: 'bar',
         name: 'NF4',
         x: labels,
         y: nf4,
-        text: rows.map((r) => `${(r.nf4Bytes / MIB).toFixed(1)} MiB (${(r.fp32Bytes / r.nf4Bytes).toFixed(1)}× smaller)`),
-        textposition: 'outside',
+        text: rows.map((r) => `${(r.nf4Bytes / MIB).toFixed(1)} MiB<br>${(r.fp32Bytes / r.nf4Bytes).toFixed(1)}× smaller`),
+        ...label,
         marker: { color: COLORS.green },
       },
     ],
@@ -79,7 +77,7 @@ export function memoryFigure(rows: MemoryRow[], opts: { title?: string } = {}): 
       hovermode: 'closest',
       barmode: 'group',
       title: { text: opts.title ?? 'Frozen weight memory: fp32 vs NF4' },
-      yaxis: { title: { text: 'MiB' }, rangemode: 'tozero' },
+      yaxis: { title: { text: 'MiB' }, range: [0, 1.3 * Math.max(0, ...fp32, ...nf4)] },
     },
   };
 }

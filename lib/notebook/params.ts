@@ -352,6 +352,10 @@ export function trainingArguments(params: NotebookParameters, numExamples: numbe
   const every = params.evalSteps > 0 ? params.evalSteps : Math.max(1, Math.ceil(total / 4));
   return {
     ...(args as Partial<TrainingArguments>),
+    // The live loss chart gets a point per logging step. HF's default (500) would draw one point
+    // in a short run; ~50 points per run keeps the chart alive while still leaving most steps free
+    // of the GPU→CPU read-back that logging costs.
+    loggingSteps: Math.max(1, Math.ceil(total / 50)),
     evalStrategy: 'steps',
     evalSteps: every,
     saveStrategy: 'steps',

@@ -1,8 +1,33 @@
 // What the Trainer tells the outside world while it runs: the events its callbacks receive
 // (HF `TrainerCallback`'s on_step_end / on_evaluate / on_save / on_train_end), what train()
-// returns, and the default reporter that shows them on a terminal.
+// returns, the error it stops with when training diverges, and the default reporter that shows
+// them on a terminal.
 import { formatDuration } from '../util/format';
 import { ProgressStream, progressLine, progressText } from '../util/progress';
+import type { EvalMetrics, TrainMetrics } from './log-history';
+import type { LogEntry } from './trainer-state';
+
+/**
+ * Thrown when the loss or gradient norm stops being finite (found at the next logging step); no
+ * update was applied from that step on and nothing saved.
+ */
+export class TrainingDivergedError extends Error {
+  constructor(
+    readonly step: number,
+    readonly loss: number,
+    readonly gradNorm: number,
+    readonly lastCheckpoint: string | null,
+  ) {
+    super(
+      `Training stopped at optimizer step ${step}: the ${Number.isFinite(loss) ? 'gradient norm' : 'loss'} is ` +
+        `${Number.isFinite(loss) ? gradNorm : loss} (loss ${loss}, grad norm ${gradNorm}). The weights were not ` +
+        `updated with it; ` +
+        (lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}. ` : 'no checkpoint was written. ') +
+        `Lower learningRate, add warm-up, or check the inputs.`,
+    );
+    this.name = 'TrainingDivergedError';
+  }
+}
 
 export interface StepEvent {
   /** Optimizer steps completed (1 after the first update). */
@@ -33,6 +58,8 @@ export interface EvalEvent {
   /** [true label][predicted label]. */
   confusion: number[][];
   numExamples: number;
+  /** The same evaluation under HF's names, as `Trainer.evaluate()` returns it (eval_loss, eval_accuracy, …). */
+  metrics: EvalMetrics;
 }
 
 export interface CheckpointEvent {
@@ -71,6 +98,10 @@ export interface TrainOutput {
   lastEval: EvalEvent | null;
   history: { steps: StepEvent[]; evals: EvalEvent[] };
   lastCheckpoint: string | null;
+  /** HF's TrainOutput.metrics: train_runtime, train_samples_per_second, …, train_loss, epoch. */
+  metrics: TrainMetrics;
+  /** trainer_state.json's log_history, with the final train_* entry HF appends. */
+  logHistory: LogEntry[];
 }
 
 /**

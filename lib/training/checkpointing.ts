@@ -1,24 +1,19 @@
-// Crash-safe training checkpoints.
+// Crash-safe checkpoint folders, named and rotated as Hugging Face's Trainer does.
 //
-// A checkpoint is a folder outputDir/checkpoint-<step>/ holding:
-//   trainer_state.json      step, epoch, data position, seed, arguments, log history
-//   trainable.safetensors   every trainable variable, exactly (what a resume restores)
-//   optimizer.safetensors   AdamW's first and second moments (`m.<i>`, `v.<i>`)
-//   adapter/                the PEFT adapter (when the model can save one), for users
-// and outputDir/latest is a one-line file naming the newest complete checkpoint.
+// outputDir/checkpoint-<step>/ (what it holds: trainer-state.ts). As in HF, the last checkpoint
+// is the one with the highest step (`transformers.trainer_utils.get_last_checkpoint`): there is
+// no pointer file to keep in step with the folders.
 //
 // Nothing is ever half-written where a reader looks: files go to a temporary name in the same
-// folder and are renamed into place, a checkpoint folder is built under a temporary name and
-// renamed whole, and `latest` is updated last. A process killed at any moment leaves either the
-// old or the new checkpoint, never a torn one.
+// folder and are renamed into place, and a checkpoint folder is built under a temporary name
+// (`.tmp-checkpoint-…`, which no reader takes for a checkpoint) and renamed whole. A process
+// killed at any moment leaves either the old or the new checkpoint, never a torn one. HF writes
+// into the final folder directly, so a crash there can leave a checkpoint that cannot be loaded.
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeFileAtomic } from '../util/atomic-write';
-
 
 // ---- checkpoint folders ----
 
-export const LATEST_FILE = 'latest';
 const TEMP_PREFIX = '.tmp-checkpoint-';
 
 export function checkpointName(step: number): string {
@@ -27,7 +22,7 @@ export function checkpointName(step: number): string {
 
 /**
  * Builds a checkpoint folder atomically: `fill(tmpDir)` writes the contents into a temporary
- * folder, which is then renamed to outputDir/checkpoint-<step>; `latest` is updated after that.
+ * folder, which is then renamed to outputDir/checkpoint-<step>.
  * Returns the final folder.
  */
 export async function writeCheckpointDir(
@@ -55,20 +50,34 @@ export async function writeCheckpointDir(
   } else {
     fs.renameSync(tmpDir, finalDir);
   }
-  writeFileAtomic(path.join(outputDir, LATEST_FILE), checkpointName(step) + '\n');
   return finalDir;
 }
 
-/** The folder `latest` points at, or null when outputDir has no complete checkpoint yet. */
-export function latestCheckpoint(outputDir: string): string | null {
-  const pointer = path.join(outputDir, LATEST_FILE);
-  if (!fs.existsSync(pointer)) return null;
-  const name = fs.readFileSync(pointer, 'utf8').trim();
-  const dir = path.join(outputDir, name);
-  if (!/^checkpoint-\d+$/.test(name) || !fs.existsSync(dir)) {
-    throw new Error(`${pointer} names '${name}', which is not a checkpoint folder in ${outputDir}; delete the file to start over`);
+/**
+ * The checkpoint-<step> folder with the highest step in outputDir, or null when there is none
+ * (HF `get_last_checkpoint`, which `train(resume_from_checkpoint=True)` uses).
+ */
+export function lastCheckpoint(outputDir: string): string | null {
+  const all = listCheckpoints(outputDir);
+  return all.length ? all[all.length - 1].dir : null;
+}
+
+/**
+ * The folder `train({ resumeFromCheckpoint })` resumes from, as HF resolves `resume_from_checkpoint`:
+ * true = the last checkpoint in outputDir, a string = that folder. Throws when there is none, or
+ * when the folder holds no trainer_state.json.
+ */
+export function resolveResumeCheckpoint(outputDir: string | null, resumeFrom: true | string): string {
+  if (resumeFrom === true) {
+    if (!outputDir) throw new Error('train({ resumeFromCheckpoint: true }) needs args.outputDir (the checkpoints are looked for there)');
+    const dir = lastCheckpoint(outputDir);
+    if (!dir) throw new Error(`No valid checkpoint found in output directory (${outputDir}): no checkpoint-<step> folder; train without resumeFromCheckpoint`);
+    return dir;
   }
-  return dir;
+  if (!fs.existsSync(path.join(resumeFrom, 'trainer_state.json'))) {
+    throw new Error(`Can't find a valid checkpoint at ${resumeFrom} (no trainer_state.json); pass a checkpoint-<step> folder, or true for the last one in outputDir`);
+  }
+  return resumeFrom;
 }
 
 /** Removes temporary folders left by a process killed while saving. */
@@ -87,16 +96,24 @@ export function listCheckpoints(outputDir: string): { step: number; dir: string 
   return fs
     .readdirSync(outputDir)
     .map((name) => /^checkpoint-(\d+)$/.exec(name))
-    .filter((m): m is RegExpExecArray => m !== null)
+    .filter((m): m is RegExpExecArray => m !== null && fs.statSync(path.join(outputDir, m[0])).isDirectory())
     .map((m) => ({ step: Number(m[1]), dir: path.join(outputDir, m[0]) }))
     .sort((a, b) => a.step - b.step);
 }
 
-/** Keeps the newest `limit` checkpoints (HF `save_total_limit`), never the one `latest` names. */
-export function pruneCheckpoints(outputDir: string, limit: number): void {
+/**
+ * Keeps the newest `limit` checkpoints (HF `save_total_limit`, `_rotate_checkpoints`): older ones
+ * are deleted, but never the newest nor `keep` (HF keeps `best_model_checkpoint` the same way).
+ */
+export function pruneCheckpoints(outputDir: string, limit: number, keep: string | null = null): void {
   const all = listCheckpoints(outputDir);
-  const latest = latestCheckpoint(outputDir);
-  const removable = all.filter((c) => c.dir !== latest);
-  const excess = all.length - limit;
-  for (const c of removable.slice(0, Math.max(0, excess))) fs.rmSync(c.dir, { recursive: true, force: true });
+  const newest = all[all.length - 1]?.dir;
+  const protectedDirs = new Set([newest, keep].filter((d): d is string => !!d).map((d) => path.resolve(d)));
+  let excess = all.length - Math.max(limit, protectedDirs.size);
+  for (const c of all) {
+    if (excess <= 0) break;
+    if (protectedDirs.has(path.resolve(c.dir))) continue;
+    fs.rmSync(c.dir, { recursive: true, force: true });
+    excess -= 1;
+  }
 }

@@ -10,8 +10,8 @@ export interface TrainableModel {
   trainableVariables(): tf.Variable[];
   /** Optional: trainable variables by HF parameter name (for the no-decay rule and messages). */
   namedTrainableVariables?(): Map<string, tf.Variable>;
-  /** Optional: writes a PEFT adapter folder, included in every checkpoint. */
-  saveAdapter?(dir: string): unknown;
+  /** Optional: writes a PEFT adapter folder (PeftModel.saveAdapter), included in every checkpoint. */
+  saveAdapter?(dir: string, opts?: { baseModelNameOrPath?: string | null }): unknown;
 }
 
 /**

@@ -12,45 +12,32 @@
 // (device-step.ts; the fused optimizer kernels skip a diverged step on the device).
 //
 // Around the loop: collate.ts turns texts into batches, trainer-state.ts writes and restores
-// checkpoints, callbacks.ts defines the events and the terminal reporter.
+// checkpoints in HF's layout, log-history.ts names what is logged as HF does, callbacks.ts
+// defines the events and the terminal reporter.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { AdamW, appliesWeightDecay, globalNormStats } from './optimizer';
 import { learningRateAt, warmupStepsFor } from './schedule';
-import { argmaxRows, classificationReport, crossEntropy } from './metrics';
-import { latestCheckpoint, pruneCheckpoints, removeStaleTemporaries } from './checkpointing';
-import { STATE_FILE, TrainerState, restoreTrainerCheckpoint, writeTrainerCheckpoint } from './trainer-state';
+import { crossEntropy } from './metrics';
+import { evaluateModel } from './evaluate';
+import { pruneCheckpoints, removeStaleTemporaries, resolveResumeCheckpoint } from './checkpointing';
+import {
+  HfTrainerState, STATE_FILE, hfTrainerState, restoreTrainerCheckpoint, saveModelFolder,
+  writeTrainerCheckpoint,
+} from './trainer-state';
+import { EvalMetrics, TrainerRecords, evalMetrics, trainMetrics } from './log-history';
+import { writeFileAtomic } from '../util/atomic-write';
 import { TrainingArguments, isDue, resolveTrainingArguments } from './training-args';
-import { EncodedDataset, checkDataset, epochOrder, gatherBatch, range } from './collate';
+import { EncodedDataset, checkDataset, epochOrder, gatherBatch } from './collate';
 import { UnreadSteps, accumulateGradients } from './device-step';
-import { EvalEvent, StepEvent, TrainOutput, TrainerCallbacks, terminalProgress } from './callbacks';
+import { EvalEvent, StepEvent, TrainOutput, TrainerCallbacks, TrainingDivergedError, terminalProgress } from './callbacks';
 import { mixSeed } from '../util/random';
 import { TrainableModel, numLabelsOf, parameterNames } from './trainable-model';
 
 export type { TrainableModel };
 
-/**
- * Thrown when the loss or gradient norm stops being finite (found at the next logging step); no
- * update was applied from that step on and nothing saved.
- */
-export class TrainingDivergedError extends Error {
-  constructor(
-    readonly step: number,
-    readonly loss: number,
-    readonly gradNorm: number,
-    readonly lastCheckpoint: string | null,
-  ) {
-    super(
-      `Training stopped at optimizer step ${step}: the ${Number.isFinite(loss) ? 'gradient norm' : 'loss'} is ` +
-        `${Number.isFinite(loss) ? gradNorm : loss} (loss ${loss}, grad norm ${gradNorm}). The weights were not ` +
-        `updated with it; ` +
-        (lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}. ` : 'no checkpoint was written. ') +
-        `Lower learningRate, add warm-up, or check the inputs.`,
-    );
-    this.name = 'TrainingDivergedError';
-  }
-}
+export { TrainingDivergedError };
 
 export interface TrainerOptions {
   model: TrainableModel;
@@ -60,6 +47,13 @@ export interface TrainerOptions {
   callbacks?: TrainerCallbacks | TrainerCallbacks[];
   /** A progress line on stderr: true, false, or 'auto' (only when stderr is a terminal). */
   progress?: boolean | 'auto';
+  /**
+   * HF's `processing_class` (formerly `tokenizer`): saveModel copies its files (tokenizer.json,
+   * tokenizer_config.json, vocab.txt, special_tokens_map.json) from `folder` beside the adapter.
+   */
+  tokenizer?: { folder: string };
+  /** adapter_config.json's base_model_name_or_path in checkpoints and saveModel (PEFT writes the base model's name). */
+  baseModelNameOrPath?: string;
 }
 
 export class Trainer {
@@ -86,12 +80,19 @@ export class Trainer {
   /** Steps done on the device whose loss and norm are not read yet (see flushSteps). */
   private readonly unread = new UnreadSteps();
   private readonly lossScales = new Map<number, tf.Scalar>();
+  private readonly tokenizer: { folder: string } | undefined;
+  private readonly baseModelNameOrPath: string | null;
+  /** trainer_state.json's log_history, best_metric, best_global_step, best_model_checkpoint. */
+  private readonly records: TrainerRecords;
 
   constructor(options: TrainerOptions) {
     this.model = options.model;
     this.args = resolveTrainingArguments(options.args);
     this.trainData = options.trainData;
     this.evalData = options.evalData;
+    this.tokenizer = options.tokenizer;
+    this.baseModelNameOrPath = options.baseModelNameOrPath ?? null;
+    this.records = new TrainerRecords(this.args);
     checkDataset(this.trainData, 'trainData');
     if (this.evalData) checkDataset(this.evalData, 'evalData');
     // Every label is checked against the model's classes here, before any training step, as
@@ -134,16 +135,18 @@ export class Trainer {
   }
 
   /**
-   * Runs the training loop to the end (HF `Trainer.train`). `resumeFrom`: 'latest' (the
-   * checkpoint outputDir/latest names; an error if there is none) or a checkpoint folder.
-   * Evaluates and saves as evalStrategy / saveStrategy say, and once more after the last step
-   * (saving as HF does; evaluating is our addition, see the comment at the end of the loop).
+   * Runs the training loop to the end (HF `Trainer.train`). `resumeFromCheckpoint` as HF's
+   * `resume_from_checkpoint`: true resumes from the last checkpoint-<step> in outputDir (an error
+   * if there is none), a string from that checkpoint folder; weights, optimizer, position and
+   * log history all come from it. Evaluates and saves as evalStrategy / saveStrategy say, and
+   * once more after the last step (saving as HF does; evaluating is our addition, see the comment
+   * at the end of the loop).
    */
-  async train(opts: { resumeFrom?: 'latest' | string } = {}): Promise<TrainOutput> {
+  async train(opts: { resumeFromCheckpoint?: boolean | string } = {}): Promise<TrainOutput> {
     const a = this.args;
     const started = Date.now();
     if (a.outputDir) removeStaleTemporaries(a.outputDir);
-    if (opts.resumeFrom) this.restore(this.resolveCheckpoint(opts.resumeFrom));
+    if (opts.resumeFromCheckpoint) this.restore(resolveResumeCheckpoint(this.args.outputDir, opts.resumeFromCheckpoint));
     const startStep = this.globalStep;
     let lastEval: EvalEvent | null = this.history.evals[this.history.evals.length - 1] ?? null;
     let savedAtStep = this.lastCheckpoint ? this.globalStep : -1;
@@ -185,7 +188,7 @@ export class Trainer {
       // that needs the weights (evaluation, a checkpoint), every loggingSteps, and at the end.
       if (evalDue || saveDue || isLast || this.globalStep % a.loggingSteps === 0) await this.flushSteps();
       if (evalDue) {
-        lastEval = await this.evaluate();
+        lastEval = await this.runEvaluation();
         evaluatedAtStep = this.globalStep;
       }
       if (saveDue) {
@@ -197,16 +200,23 @@ export class Trainer {
     // Not HF: when evaluation is on, the final weights are always evaluated, so that lastEval
     // (the notebook's final metrics) describes the trained model; HF leaves that to a separate
     // trainer.evaluate() call. A run resumed from its final checkpoint only reports.
-    if (this.evalData && a.evalStrategy !== 'no' && evaluatedAtStep !== this.globalStep) lastEval = await this.evaluate();
+    if (this.evalData && a.evalStrategy !== 'no' && evaluatedAtStep !== this.globalStep) lastEval = await this.runEvaluation();
     if (a.outputDir && a.saveStrategy !== 'no' && savedAtStep !== this.globalStep) await this.saveCheckpoint();
 
+    const trainingLoss = mean(this.history.steps.map((s) => s.loss));
+    // HF counts the samples and steps of the whole run against this process's runtime.
+    const samples = a.maxSteps > 0 ? a.maxSteps * a.perDeviceTrainBatchSize * a.gradientAccumulationSteps : this.numExamples * a.numTrainEpochs;
+    const metrics = trainMetrics((Date.now() - started) / 1000, samples, this.totalSteps, trainingLoss, this.epochAt(this.globalStep));
+    this.records.logHistory.push({ ...metrics, step: this.globalStep });
     const output: TrainOutput = {
       globalStep: this.globalStep,
-      trainingLoss: mean(this.history.steps.map((s) => s.loss)),
+      trainingLoss,
       epochLosses: this.epochLosses(),
       lastEval,
       history: this.history,
       lastCheckpoint: this.lastCheckpoint,
+      metrics,
+      logHistory: this.records.logHistory,
     };
     await this.emit('onEnd', {
       step: this.globalStep,
@@ -262,89 +272,105 @@ export class Trainer {
     }
     for (const event of events) {
       this.history.steps.push(event);
+      this.records.onStep(this.history.steps, event.epoch);
       await this.emit('onStep', event);
     }
     if (diverged) throw new TrainingDivergedError(diverged.step, diverged.loss, diverged.gradNorm, this.lastCheckpoint);
   }
 
-  /** Loss, accuracy, F1 and confusion matrix on `data` (default: evalData), in eval mode (no dropout). */
-  async evaluate(data?: EncodedDataset): Promise<EvalEvent> {
+  /**
+   * HF `Trainer.evaluate()`: loss, accuracy and F1 on `data` (default: evalData), in eval mode (no
+   * dropout), under HF's names (eval_loss, eval_accuracy, eval_f1, eval_macro_f1, eval_runtime,
+   * eval_samples_per_second, eval_steps_per_second, epoch); logged to log_history as HF does.
+   * The full record, confusion matrix included, goes to the onEvaluate callbacks.
+   */
+  async evaluate(data?: EncodedDataset): Promise<EvalMetrics> {
+    return (await this.runEvaluation(data)).metrics;
+  }
+
+  private async runEvaluation(data?: EncodedDataset): Promise<EvalEvent> {
+    const started = Date.now();
     const evalData = data ?? this.evalData;
     if (!evalData) throw new Error('Trainer.evaluate: no evalData given to the Trainer or to evaluate()');
     checkDataset(evalData, 'evalData', this.numLabels);
-    const n = evalData.labels.length;
-    const predictions: number[] = [];
-    let lossSum = 0;
-    const batchSize = this.args.perDeviceEvalBatchSize;
-    for (let start = 0; start < n; start += batchSize) {
-      const rows = range(start, Math.min(start + batchSize, n));
-      const [logitsTensor, lossTensor] = tf.tidy(() => {
-        const { inputIds, attentionMask, labels } = gatherBatch(evalData, rows);
-        const logits = this.model.logits(inputIds, attentionMask, { training: false });
-        return [logits, tf.mul(crossEntropy(logits, labels), rows.length)];
-      });
-      const logits = await logitsTensor.data();
-      lossSum += (await lossTensor.data())[0];
-      predictions.push(...argmaxRows(logits, this.numLabels));
-      logitsTensor.dispose();
-      lossTensor.dispose();
-    }
-    const report = classificationReport(evalData.labels, predictions, this.numLabels);
-    const event: EvalEvent = {
+    const { loss, report, batches } = await evaluateModel(this.model, evalData, this.args.perDeviceEvalBatchSize, this.numLabels);
+    const fields = {
       step: this.globalStep,
       epoch: this.epochAt(this.globalStep),
-      loss: lossSum / n,
+      loss,
       accuracy: report.accuracy,
       f1: report.f1,
       macroF1: report.macroF1,
       confusion: report.confusion,
-      numExamples: n,
+      numExamples: evalData.labels.length,
     };
+    const event: EvalEvent = { ...fields, metrics: evalMetrics(fields, (Date.now() - started) / 1000, batches) };
     this.history.evals.push(event);
+    this.records.onEvaluate(event.metrics, this.globalStep);
     await this.emit('onEvaluate', event);
     return event;
   }
 
-  /** Writes outputDir/checkpoint-<globalStep> (atomically) and points `latest` at it. */
+  /** trainer_state.json as HF's TrainerState would hold it now. */
+  state(): HfTrainerState {
+    return hfTrainerState(this.args, {
+      epoch: this.epochAt(this.globalStep),
+      globalStep: this.globalStep,
+      maxSteps: this.totalSteps,
+      numTrainEpochs: this.numEpochs,
+      ...this.records,
+    });
+  }
+
+  /** Writes outputDir/checkpoint-<globalStep> atomically, in HF's layout (trainer-state.ts), and rotates old ones. */
   async saveCheckpoint(): Promise<string> {
     const outputDir = this.args.outputDir;
     if (!outputDir) throw new Error('Trainer.saveCheckpoint: set args.outputDir to save checkpoints');
-    const state: Omit<TrainerState, 'optimizerStep'> = {
+    this.records.onSave(outputDir, this.globalStep);
+    const a = this.args;
+    const resume = {
       globalStep: this.globalStep,
-      epoch: Math.floor(this.globalStep / this.stepsPerEpoch),
-      stepInEpoch: this.globalStep % this.stepsPerEpoch,
-      seed: this.args.seed,
+      seed: a.seed,
       numExamples: this.numExamples,
+      perDeviceTrainBatchSize: a.perDeviceTrainBatchSize,
+      gradientAccumulationSteps: a.gradientAccumulationSteps,
       stepsPerEpoch: this.stepsPerEpoch,
       totalSteps: this.totalSteps,
       warmupSteps: this.warmupSteps,
-      args: this.args,
       trainableNames: this.params.map((p) => this.paramNames.get(p) ?? p.name),
       trainableShapes: this.params.map((p) => [...p.shape]),
       history: this.history,
     };
-    const saveAdapter = typeof this.model.saveAdapter === 'function' ? (dir: string) => this.model.saveAdapter!(dir) : undefined;
-    const dir = await writeTrainerCheckpoint(outputDir, state, this.params, this.optimizer, saveAdapter);
+    const nextLearningRate = learningRateAt(a.lrSchedulerType, a.learningRate, this.globalStep, this.warmupSteps, this.totalSteps);
+    const contents = { state: this.state(), resume, args: a, scheduler: { nextLearningRate, warmupSteps: this.warmupSteps, totalSteps: this.totalSteps } };
+    const saveAdapter = typeof this.model.saveAdapter === 'function' ? (dir: string) => this.model.saveAdapter!(dir, { baseModelNameOrPath: this.baseModelNameOrPath }) : undefined;
+    const dir = await writeTrainerCheckpoint(outputDir, contents, this.params, this.optimizer, saveAdapter);
     this.lastCheckpoint = dir;
-    if (this.args.saveTotalLimit !== null) pruneCheckpoints(outputDir, this.args.saveTotalLimit);
+    if (a.saveTotalLimit !== null) pruneCheckpoints(outputDir, a.saveTotalLimit, this.records.bestModelCheckpoint);
     await this.emit('onCheckpoint', { step: this.globalStep, epoch: this.epochAt(this.globalStep), dir });
     return dir;
   }
 
-  private resolveCheckpoint(resumeFrom: string): string {
-    if (resumeFrom === 'latest') {
-      if (!this.args.outputDir) throw new Error("train({ resumeFrom: 'latest' }) needs args.outputDir");
-      const dir = latestCheckpoint(this.args.outputDir);
-      if (!dir) throw new Error(`No checkpoint to resume from in ${this.args.outputDir} (no 'latest' file); train without resumeFrom`);
-      return dir;
-    }
-    if (!fs.existsSync(path.join(resumeFrom, STATE_FILE))) {
-      throw new Error(`${resumeFrom} is not a training checkpoint (no ${STATE_FILE}); pass a checkpoint-<step> folder or 'latest'`);
-    }
-    return resumeFrom;
+  /**
+   * HF `Trainer.save_model(output_dir)`: the adapter (adapter_config.json +
+   * adapter_model.safetensors, PEFT's format) with the tokenizer's files and training_args.json
+   * beside it, in `dir` (default args.outputDir). Returns the folder. Throws when the model
+   * cannot save an adapter or no folder is given.
+   */
+  saveModel(dir: string | null = this.args.outputDir): string {
+    if (!dir) throw new Error('Trainer.saveModel: give a folder, or set args.outputDir');
+    return saveModelFolder(dir, this.model, this.args, this.tokenizer, this.baseModelNameOrPath);
   }
 
-  /** Restores weights, optimizer state, position and history from a checkpoint folder. */
+  /** HF `Trainer.save_state()`: writes trainer_state.json (final log entry included) into args.outputDir. */
+  saveState(): string {
+    if (!this.args.outputDir) throw new Error('Trainer.saveState: set args.outputDir');
+    const file = path.join(this.args.outputDir, STATE_FILE);
+    writeFileAtomic(file, JSON.stringify(this.state(), null, 2) + '\n');
+    return file;
+  }
+
+  /** Restores weights, optimizer state, position, history and HF's state from a checkpoint folder. */
   private restore(dir: string): void {
     const run = {
       seed: this.args.seed,
@@ -354,14 +380,21 @@ export class Trainer {
       totalSteps: this.totalSteps,
       warmupSteps: this.warmupSteps,
     };
-    const state = restoreTrainerCheckpoint(dir, run, this.params, this.optimizer);
-    this.globalStep = state.globalStep;
-    this.history = state.history;
+    const { state, resume } = restoreTrainerCheckpoint(dir, run, this.params, this.optimizer);
+    this.globalStep = resume.globalStep;
+    this.history = resume.history;
+    this.records.restore(state);
     this.lastCheckpoint = dir;
   }
 
+  /**
+   * HF's fractional epoch after `step` optimizer steps: whole epochs plus the share of this
+   * epoch's micro-batches consumed (trainer.py: epoch + (step + 1) / steps_in_epoch).
+   */
   private epochAt(step: number): number {
-    return step / this.stepsPerEpoch;
+    const epoch = Math.floor(step / this.stepsPerEpoch);
+    const micro = (step % this.stepsPerEpoch) * this.args.gradientAccumulationSteps;
+    return epoch + Math.min(micro, this.microBatchesPerEpoch) / this.microBatchesPerEpoch;
   }
 
   private epochLosses(): number[] {

@@ -57,6 +57,14 @@ export interface TrainingArguments {
   saveSteps: number;
   /** HF `save_total_limit`, default null: keep at most this many checkpoints; null keeps all. */
   saveTotalLimit: number | null;
+  /**
+   * HF `metric_for_best_model`, default null: the evaluation metric ('accuracy', 'f1', 'loss', or
+   * with HF's `eval_` prefix) whose best value trainer_state.json keeps as `best_metric`, with
+   * `best_model_checkpoint`; saveTotalLimit never deletes that checkpoint. null: no tracking.
+   */
+  metricForBestModel: string | null;
+  /** HF `greater_is_better`, default null: true unless metricForBestModel ends in 'loss'. */
+  greaterIsBetter: boolean | null;
   /** HF `seed`, default 42: data order, dropout and LoRA initialisation all derive from it. */
   seed: number;
   /**
@@ -88,6 +96,8 @@ export const DEFAULT_TRAINING_ARGUMENTS: Readonly<TrainingArguments> = {
   saveStrategy: 'steps',
   saveSteps: 500,
   saveTotalLimit: null,
+  metricForBestModel: null,
+  greaterIsBetter: null,
   seed: 42,
   shuffle: true,
 };
@@ -126,6 +136,12 @@ function validateTrainingArguments(a: TrainingArguments): void {
   }
   if (a.evalSteps !== null && !(Number.isInteger(a.evalSteps) && a.evalSteps > 0)) {
     throw new Error(`TrainingArguments.evalSteps must be a positive integer or null (= loggingSteps), got ${a.evalSteps}`);
+  }
+  if (a.metricForBestModel !== null && !/^(eval_)?\w+$/.test(a.metricForBestModel)) {
+    throw new Error(`TrainingArguments.metricForBestModel must be a metric name such as 'accuracy', 'f1' or 'loss', got ${a.metricForBestModel}`);
+  }
+  if (a.greaterIsBetter !== null && typeof a.greaterIsBetter !== 'boolean') {
+    throw new Error(`TrainingArguments.greaterIsBetter must be true, false or null, got ${a.greaterIsBetter}`);
   }
   if (a.saveTotalLimit !== null && !(Number.isInteger(a.saveTotalLimit) && a.saveTotalLimit > 0)) {
     throw new Error(`TrainingArguments.saveTotalLimit must be a positive integer or null (keep all), got ${a.saveTotalLimit}`);

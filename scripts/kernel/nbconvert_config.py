@@ -40,6 +40,9 @@ def _error_output(cell, reply):
     ename = reply.get("ename") or ""
     evalue = reply.get("evalue") or ""
     lines = [line for line in _stderr_text(cell).splitlines() if not _NOISE.match(line)]
+    # Node prints an error without stack frames as "[Error: message]": keep it as "Error: message".
+    if lines and lines[0].startswith("[") and lines[-1].endswith("]") and _ERROR_LINE.match(lines[0][1:]):
+        lines[0], lines[-1] = lines[0][1:], lines[-1][:-1]
     if not ename:
         for line in lines:
             m = _ERROR_LINE.match(line)
@@ -76,7 +79,10 @@ def on_cell_executed(cell, cell_index, execute_reply):
     if status == "error" and not any(o.get("output_type") == "error" for o in cell.outputs):
         from nbformat import from_dict
 
-        cell.outputs.append(from_dict(_error_output(cell, reply)))
+        error = _error_output(cell, reply)
+        # The error output is made of the cell's stderr: keep the text once, in red, not twice.
+        cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        cell.outputs.append(from_dict(error))
     if status != "ok" or seconds >= 1:
         print(f"[run-notebook] cell {cell_index + 1}/{_total[0]}: {status} ({seconds:.1f} s)", file=sys.stderr, flush=True)
 

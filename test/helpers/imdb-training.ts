@@ -78,8 +78,9 @@ export async function runImdbTraining(opts: { shuffleLabels: boolean }): Promise
     progress: false,
   });
   const out = await trainer.train();
-  const adapterSaved = fs.existsSync(path.join(out.lastCheckpoint!, 'adapter', 'adapter_model.safetensors'));
-  if (!adapterSaved) throw new Error(`the final checkpoint ${out.lastCheckpoint} has no adapter/adapter_model.safetensors`);
+  // HF Trainer's layout: the PEFT adapter at the checkpoint folder's root.
+  const adapterSaved = fs.existsSync(path.join(out.lastCheckpoint!, 'adapter_model.safetensors'));
+  if (!adapterSaved) throw new Error(`the final checkpoint ${out.lastCheckpoint} has no adapter_model.safetensors`);
   trainer.dispose();
   model.dispose();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -31,4 +31,20 @@ describe('re-running cells', () => {
     const data = withSetupHint('not found', 'data');
     expect(data.message).toContain('set QLORA_DATA to the Kaggle CSV');
   });
+
+  test('the hint says the error once: no cause chain, no frames, no library options, only its own variable', () => {
+    const inner = new Error("none of 'tokenizer.json' or 'vocab.txt' is in the cache. Put one at /c/tokenizer.json, or point QLORA_MODEL / QLORA_DATA at a local folder that has it.");
+    const outer = new Error(`loadTokenizer('distilbert-base-uncased'): ${inner.message}`, { cause: inner });
+    const model = withSetupHint(outer, 'model');
+    expect(model.stack).toBe(`Error: ${model.message}`);
+    expect((model as Error & { cause?: unknown }).cause).toBeUndefined();
+    expect(model.message.split("none of 'tokenizer.json'")).toHaveLength(2); // said once
+    expect(model.message).toContain('or point QLORA_MODEL at a local folder');
+    expect(model.message).not.toContain('QLORA_DATA');
+    const data = withSetupHint(new Error('Could not get x.parquet: offline. Offline, or another file layout (pass hubFiles)? See below.'), 'data');
+    expect(data.message).toBe(
+      'Could not get x.parquet: offline. See below.\n\nThe data come from QLORA_DATA: a Hub dataset (default stanfordnlp/imdb), downloaded on ' +
+        'the first run, or a local file. Offline, set QLORA_DATA to the Kaggle CSV ("IMDB Dataset.csv"), to aclImdb_v1.tar.gz or to its unpacked aclImdb folder.',
+    );
+  });
 });

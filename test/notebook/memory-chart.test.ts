@@ -8,8 +8,11 @@ describe('memoryFigure', () => {
     expect(fig.data.map((t) => t.name)).toEqual(['fp32', 'NF4']);
     expect(fig.data[0].y).toEqual([64]);
     expect(fig.data[1].y).toEqual([16]);
-    expect(fig.data[1].text).toEqual(['16.0 MiB (4.0× smaller)']);
+    expect(fig.data[1].text).toEqual(['16.0 MiB<br>4.0× smaller']);
     expect(fig.layout.barmode).toBe('group');
+    // Labels stay horizontal and full size, with room above the tallest bar (64 MiB) for two lines.
+    for (const trace of fig.data) expect(trace).toMatchObject({ textposition: 'outside', textangle: 0, constraintext: 'none', cliponaxis: false });
+    expect(fig.layout.yaxis.range).toEqual([0, 1.3 * 64]);
   });
 });
 

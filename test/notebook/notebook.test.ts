@@ -78,6 +78,7 @@ const rerunNotebook = path.join(tmp, 'rerun.ipynb');
 const failingNotebook = path.join(tmp, 'failing.ipynb');
 const typeErrorNotebook = path.join(tmp, 'type_error.ipynb');
 const slowNotebook = path.join(tmp, 'slow.ipynb');
+const offlineNotebook = path.join(tmp, 'offline.ipynb');
 let mainEnv: NodeJS.ProcessEnv;
 let rerunEnv: NodeJS.ProcessEnv;
 let main: CliResult;
@@ -85,6 +86,7 @@ let rerun: CliResult;
 let failing: CliResult;
 let typeError: CliResult;
 let slow: CliResult;
+let offline: CliResult;
 
 const NOTEBOOK = path.join(REPO_ROOT, 'DistilBert_QLoRA.ipynb');
 const TENSOR_PROBE = `console.log('probe: ' + tf.memory().numTensors + ' tensors');`;
@@ -122,14 +124,26 @@ beforeAll(async () => {
   ]);
   writeNotebook(typeErrorNotebook, [`const n: number = 'not a number';`]);
   writeNotebook(slowNotebook, [`await new Promise((resolve) => setTimeout(resolve, 60000));`]);
+  // The notebook's tokenizer step, offline with an empty cache.
+  writeNotebook(offlineNotebook, [
+    `import { loadTokenizer, withSetupHint } from './lib/index';\n` +
+      `await loadTokenizer('distilbert-base-uncased', { cacheDir: ${JSON.stringify(path.join(tmp, 'empty-cache'))} }).catch((e): never => {\n` +
+      `  throw withSetupHint(e, 'model');\n});`,
+  ]);
   // The runs are independent: run them side by side.
   const env = { ...process.env, QLORA_BACKEND: 'cpu' };
-  [main, rerun, failing, typeError, slow] = await Promise.all([
+  [main, rerun, failing, typeError, slow, offline] = await Promise.all([
     runCli(['--out', mainOut, '--timeout', '300'], mainEnv),
     runCli(['--notebook', rerunNotebook, '--out', rerunOut, '--timeout', '300'], rerunEnv),
     runCli(['--notebook', failingNotebook, '--out', path.join(tmp, 'failing-out'), '--timeout', '120'], env),
     runCli(['--notebook', typeErrorNotebook, '--out', path.join(tmp, 'type-error-out'), '--timeout', '120'], env),
     runCli(['--notebook', slowNotebook, '--out', path.join(tmp, 'slow-out'), '--timeout', '2'], env),
+    runCli(['--notebook', offlineNotebook, '--out', path.join(tmp, 'offline-out'), '--timeout', '120'], {
+      ...env,
+      HF_HUB_OFFLINE: '1',
+      HF_HOME: path.join(tmp, 'empty-hf-home'),
+      HF_HUB_CACHE: path.join(tmp, 'empty-cache'),
+    }),
   ]);
 }, 600000);
 
@@ -198,8 +212,15 @@ describe('DistilBert_QLoRA.ipynb on a tiny random checkpoint and 200 real IMDB r
   });
 
   test('data: 25,000 reviews, a 0.8% sample of 200, stratified 20% splits (sklearn sizes: ceil)', () => {
-    expect(all).toContain('25000 reviews from');
-    expect(all).toContain('no rows skipped');
+    expect(all).toContain('df.head(): 25000 reviews from');
+    expect(all).toContain('value_counts() after dropna(): 25000 of 25000 reviews kept, 0 dropped');
+    // The danfo DataFrame steps, shown as tables: the head, the label mapping, the value counts.
+    expect(tableRows(all, 'Label mapping').slice(1)).toEqual([['negative', '0'], ['positive', '1']]);
+    expect(tableRows(all, 'value_counts() after dropna(): 25000 of 25000 reviews kept, 0 dropped').slice(1)).toEqual([
+      ['negative', '12500'],
+      ['positive', '12500'],
+    ]);
+    expect(tableRows(all, 'df.sample(frac=0.008, random_state=42): 200 reviews')).toHaveLength(6);
     const rows = tableRows(all, 'Splits and label counts');
     const sizes = Object.fromEntries(rows.slice(1).map((r) => [r[0], Number(r[1])]));
     // round(0.008 · 25000) = 200; test ceil(0.2 · 200) = 40; validation ceil(0.2 · 160) = 32.
@@ -242,8 +263,21 @@ describe('DistilBert_QLoRA.ipynb on a tiny random checkpoint and 200 real IMDB r
     const leak = all.match(/tensors: (\d+) before training, (\d+) after/);
     expect(leak).not.toBeNull();
     expect(leak![2]).toBe(leak![1]);
-    // Checkpoints every 4 steps, the last two kept (saveTotalLimit 2).
-    expect(fs.readdirSync(mainEnv.QLORA_OUTPUT_DIR!).sort()).toEqual(['checkpoint-12', 'checkpoint-16', 'latest']);
+    // Checkpoints every 4 steps, the last two kept (saveTotalLimit 2), in HF Trainer's layout.
+    expect(fs.readdirSync(mainEnv.QLORA_OUTPUT_DIR!).sort()).toEqual(['checkpoint-12', 'checkpoint-16']);
+    const last = path.join(mainEnv.QLORA_OUTPUT_DIR!, 'checkpoint-16');
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'trainer_state.json', 'optimizer.safetensors', 'scheduler.json']) {
+      expect(fs.existsSync(path.join(last, f))).toBe(true);
+    }
+    const state = JSON.parse(fs.readFileSync(path.join(last, 'trainer_state.json'), 'utf8'));
+    expect(state).toMatchObject({ global_step: 16, max_steps: 16, epoch: 1 });
+    expect(state.log_history.filter((e: Record<string, number>) => 'eval_accuracy' in e).map((e: Record<string, number>) => e.step)).toEqual([4, 8, 12, 16]);
+  });
+
+  test('the terminal showed the training progress (step, loss, ETA) and the evaluations while the cell ran', () => {
+    expect(main.stderr).toMatch(/training \[[#.]{30}\] \d+\/16 \(\d+%\) · [\d:]+ elapsed, ETA [\d:]+ · loss \d\.\d{4}/);
+    expect(main.stderr).toMatch(/training \[#{30}\] 16\/16 \(100%\) · [\d:]+ total · loss \d\.\d{4}/);
+    expect(main.stderr.match(/evaluation @ step \d+: loss/g)).toHaveLength(4);
   });
 
   test('evaluation: accuracy and F1 on the 40 test reviews agree with the confusion matrix drawn', () => {
@@ -262,8 +296,11 @@ describe('DistilBert_QLoRA.ipynb on a tiny random checkpoint and 200 real IMDB r
 
   test('the adapter is written in PEFT format: config and one tensor per A, B and head weight', () => {
     const dir = mainEnv.QLORA_ADAPTER_DIR!;
-    expect(fs.readdirSync(dir).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    // trainer.saveModel: the adapter, the tokenizer's files and the training arguments side by side.
+    const files = fs.readdirSync(dir);
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'training_args.json', 'tokenizer_config.json', 'vocab.txt']) expect(files).toContain(f);
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
+    expect(config.base_model_name_or_path).toBe(mainEnv.QLORA_MODEL);
     expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'SEQ_CLS', r: 8, lora_alpha: 32, lora_dropout: 0.1 });
     expect([...config.target_modules].sort()).toEqual(['ffn.lin1', 'ffn.lin2', 'k_lin', 'out_lin', 'q_lin', 'v_lin']);
     // safetensors: 8-byte little-endian header length, then the JSON header.
@@ -335,6 +372,23 @@ describe('a failing notebook', () => {
     expect(typeError.stderr).toContain(
       "cell 1 of type_error.ipynb failed: TypeScriptError: 1:7 - Type 'string' is not assignable to type 'number'.",
     );
+  });
+});
+
+describe('offline without the model', () => {
+  test('the error is said once, names only QLORA_MODEL, and has no internal hints', () => {
+    expect(offline.status).toBe(1);
+    const once = 'is in the cache'; // the loader's message, which the hint must not repeat
+    expect(offline.stderr.split(once)).toHaveLength(2);
+    expect(offline.stderr).toContain('set QLORA_MODEL to it');
+    for (const s of [offline.stderr, fs.readFileSync(path.join(tmp, 'offline-out', 'offline.html'), 'utf8')]) {
+      expect(s).not.toMatch(/hubFiles|QLORA_DATA|cause:|at withSetupHint/);
+    }
+    expect(fs.readFileSync(path.join(tmp, 'offline-out', 'offline.html'), 'utf8').split(once)).toHaveLength(2);
+    // In the notebook: one error output (its traceback is what Jupyter shows), no stderr copy of it.
+    const outputs = readNotebook(path.join(tmp, 'offline-out', 'offline.ipynb')).cells[0].outputs ?? [];
+    expect(outputs.map((o) => o.output_type)).toEqual(['error']);
+    expect(((outputs[0] as { traceback?: string[] }).traceback ?? []).join('\n').split(once)).toHaveLength(2);
   });
 });
 

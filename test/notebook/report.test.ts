@@ -252,3 +252,39 @@ describe('the real notebook’s report', () => {
     expect(fs.statSync(NOTEBOOK_SCREENSHOT).size).toBeGreaterThan(50000);
   });
 });
+
+describe('the real notebook report reads well', () => {
+  test('long code lines wrap at the page edge instead of scrolling off it', async () => {
+    const code = await notebookPage.evaluate(() =>
+      Array.from(document.querySelectorAll('.jp-InputArea-editor pre')).map((pre) => ({
+        whiteSpace: getComputedStyle(pre).whiteSpace,
+        overflows: pre.scrollWidth > pre.clientWidth + 1,
+        longest: Math.max(...(pre.textContent ?? '').split('\n').map((l) => l.length)),
+      })),
+    );
+    expect(code.length).toBeGreaterThan(10);
+    expect(code.some((c) => c.longest > 150)).toBe(true); // there are long lines to wrap
+    for (const c of code) expect(c).toMatchObject({ whiteSpace: 'pre-wrap', overflows: false });
+  });
+
+  test("the NF4 memory bars' labels are horizontal, full size, inside the chart and apart", async () => {
+    const labels = await notebookPage.evaluate(() => {
+      const div = Array.from(document.querySelectorAll('.qlora-chart')).find((d) => (d as any)._fullLayout?.title?.text?.startsWith('Frozen linear weights'))!;
+      const svg = div.querySelector('.main-svg')!.getBoundingClientRect();
+      return Array.from(div.querySelectorAll('.barlayer text.bartext')).map((t) => {
+        const r = t.getBoundingClientRect();
+        return { text: t.textContent, transform: t.getAttribute('transform') ?? '', size: parseFloat(getComputedStyle(t).fontSize), box: [r.left, r.top, r.right, r.bottom], svg: [svg.left, svg.top, svg.right, svg.bottom] };
+      });
+    });
+    expect(labels).toHaveLength(8); // 4 rows × (fp32, NF4)
+    for (const l of labels) {
+      expect(l.transform).not.toMatch(/rotate\((?!0)/);
+      expect(l.size).toBeGreaterThanOrEqual(11);
+      expect(l.box[0]).toBeGreaterThanOrEqual(l.svg[0]);
+      expect(l.box[1]).toBeGreaterThanOrEqual(l.svg[1]);
+      expect(l.box[2]).toBeLessThanOrEqual(l.svg[2]);
+    }
+    const overlap = (a: number[], b: number[]) => a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+    for (let i = 0; i < labels.length; i++) for (let j = i + 1; j < labels.length; j++) expect(overlap(labels[i].box, labels[j].box)).toBe(false);
+  });
+});

@@ -9,6 +9,12 @@ import * as path from 'path';
 const ROOT = path.resolve(__dirname, '..', '..');
 const CHILD = ['ts-node', '--transpile-only', path.join(ROOT, 'scripts', 'train-child.ts')];
 
+/** The highest step among the complete checkpoint-<step> folders (HF's get_last_checkpoint), or -1. */
+function lastStep(dir: string): number {
+  const steps = fs.readdirSync(dir).map((f) => /^checkpoint-(\d+)$/.exec(f)).filter((m) => m !== null).map((m) => Number(m![1]));
+  return steps.length ? Math.max(...steps) : -1;
+}
+
 function runToEnd(dir: string, extra: string[] = []): { globalStep: number; losses: number[]; weights: Record<string, number[]> } {
   const r = spawnSync('npx', [...CHILD, dir, ...extra], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`train-child failed (${r.status}):\n${r.stderr}`);
@@ -28,18 +34,15 @@ test('SIGKILL mid-run, resume from latest: same final weights as an uninterrupte
   child.stdout.on('data', (d) => (stdout += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal ? -1 : _code)));
   const deadline = Date.now() + 60_000;
-  let latest = '';
   while (Date.now() < deadline) {
-    const pointer = path.join(killedDir, 'latest');
-    latest = fs.existsSync(pointer) ? fs.readFileSync(pointer, 'utf8').trim() : '';
-    if (/^checkpoint-(\d+)$/.test(latest) && Number(latest.split('-')[1]) >= 4) break;
+    if (lastStep(killedDir) >= 4) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   await new Promise((r) => setTimeout(r, 120)); // land somewhere inside the next step
   process.kill(-child.pid!, 'SIGKILL'); // the whole group: npx and the node process under it
   await exited;
   expect(fs.existsSync(path.join(killedDir, 'final.json'))).toBe(false); // it really died mid-run
-  const killedAt = Number(fs.readFileSync(path.join(killedDir, 'latest'), 'utf8').trim().split('-')[1]);
+  const killedAt = lastStep(killedDir);
   expect(killedAt).toBeGreaterThanOrEqual(4);
   expect(killedAt).toBeLessThan(20);
   expect(stdout).toContain(`step ${killedAt}`);

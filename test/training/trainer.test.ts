@@ -149,7 +149,6 @@ describe('guards', () => {
     expect((error as Error).message).toMatch(/step 3: the loss is NaN/);
     expect((error as Error).message).toContain(path.join(dir, 'checkpoint-2'));
     expect(seen).toEqual([1, 2]);
-    expect(fs.readFileSync(path.join(dir, 'latest'), 'utf8').trim()).toBe('checkpoint-2');
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('checkpoint-'))).toEqual(['checkpoint-1', 'checkpoint-2']);
     expect(snapshot()).toEqual(before.files);
     const now = await inner.values();
@@ -175,12 +174,11 @@ describe('checkpoints and resume (in process)', () => {
     expect(fs.readdirSync(runDir).filter((f) => f.startsWith('checkpoint-')).sort()).toEqual(
       ['checkpoint-12', 'checkpoint-3', 'checkpoint-6', 'checkpoint-9'],
     );
-    expect(fs.readFileSync(path.join(runDir, 'latest'), 'utf8').trim()).toBe('checkpoint-12');
 
     // A fresh model with other initial weights: everything must come from the checkpoint.
     const resumed = TinyClassifier.random(sizes, 99, { dropout: 0.2 });
     const t2 = new Trainer({ model: resumed, trainData: data, evalData, args: { ...args, outputDir: tmpDir() }, progress: false });
-    const out2 = await t2.train({ resumeFrom: path.join(runDir, 'checkpoint-6') });
+    const out2 = await t2.train({ resumeFromCheckpoint: path.join(runDir, 'checkpoint-6') });
     expect(out2.globalStep).toBe(12);
     expect(out2.history.steps.map((s) => s.loss)).toEqual(out1.history.steps.map((s) => s.loss));
     expect(out2.lastEval!.loss).toBe(out1.lastEval!.loss);
@@ -190,9 +188,9 @@ describe('checkpoints and resume (in process)', () => {
 
     // A mismatched run refuses to resume rather than silently diverging.
     const t3 = new Trainer({ model: resumed, trainData: data, args: { ...args, perDeviceTrainBatchSize: 5, outputDir: runDir }, progress: false });
-    await expect(t3.train({ resumeFrom: 'latest' })).rejects.toThrow(/perDeviceTrainBatchSize: checkpoint 4, now 5/);
+    await expect(t3.train({ resumeFromCheckpoint: true })).rejects.toThrow(/perDeviceTrainBatchSize: checkpoint 4, now 5/);
     const t4 = new Trainer({ model: resumed, trainData: data, args: { ...args, outputDir: tmpDir() }, progress: false });
-    await expect(t4.train({ resumeFrom: 'latest' })).rejects.toThrow(/No checkpoint to resume from/);
+    await expect(t4.train({ resumeFromCheckpoint: true })).rejects.toThrow(/No valid checkpoint found in output directory/);
     [t1, t2, t3, t4].forEach((t) => t.dispose());
     full.dispose();
     resumed.dispose();

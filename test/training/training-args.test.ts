@@ -29,6 +29,8 @@ test("the defaults are HF's (outputDir aside: null = never save)", () => {
     saveStrategy: 'steps',
     saveSteps: 500,
     saveTotalLimit: null,
+    metricForBestModel: null, // HF: None unless load_best_model_at_end
+    greaterIsBetter: null, // HF: None, then derived from the metric's name
     seed: 42,
     shuffle: true,
   });
