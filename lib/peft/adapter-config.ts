@@ -87,7 +87,8 @@ export function parseAdapterConfig(raw: Record<string, unknown>, file: string, w
   if (unknown.length) {
     warn(
       `Unexpected keyword arguments [${unknown.map((k) => `'${k}'`).join(', ')}] for class LoraConfig, these are ignored. This probably means that ` +
-        `you're loading a configuration file that was saved using a higher version of the library and additional parameters have been introduced since.`,
+        `you're loading a configuration file that was saved using a higher version of the library and additional parameters have been introduced since. ` +
+        'It is highly recommended to upgrade the PEFT version before continuing (e.g. by running `pip install -U peft`).',
     );
   }
   for (const [field, why] of NOT_IMPLEMENTED) if (!isEmpty(json[field])) throw bad(field, `not implemented by this loader: ${why}`);

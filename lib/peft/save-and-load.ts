@@ -11,7 +11,8 @@
 // name nothing are ignored (we warn, PEFT is silent); LoRA weights missing from the file keep their
 // fresh initialisation with PEFT's "Found missing adapter keys" warning; modules_to_save weights
 // missing from the file keep the base model's values (PEFT < 0.15 did this silently, as for a
-// SEQ_CLS adapter saved with only A/B; we warn).
+// SEQ_CLS adapter saved with only A/B; we warn). PEFT 0.21 raises a KeyError on such a file
+// (checked with the real library: scripts/reference/CROSSCHECK.md); we keep loading it, and say so.
 //
 // Beside them, config.json: the base's transformers config with the head's id2label / label2id,
 // as HF's Trainer saves the model config next to its weights, so that Python
@@ -168,7 +169,10 @@ export function readAdapterWeights(dir: string, model: DistilBertForSequenceClas
   const savedKeys = [...plan.savedLinears.flatMap((p) => [`${p}.weight`, ...(model.linears.get(p)!.bias ? [`${p}.bias`] : [])]), ...plan.savedParams];
   const missingSaved = savedKeys.filter((k) => !present.has(KEY_PREFIX + k));
   if (missingSaved.length) {
-    warn(`${file} has no values for ${list(missingSaved)} (modules_to_save): they keep the base model's values, as PEFT's copy of the module does.`);
+    warn(
+      `${file} has no values for ${list(missingSaved)} (modules_to_save): they keep the base model's values, as older PEFT releases did. ` +
+        `PEFT 0.21 refuses such an adapter (KeyError: '${KEY_PREFIX}${missingSaved[0]}' in set_peft_model_state_dict): to load it in Python, save the head into it.`,
+    );
   }
   if (unused.length) warn(`${file}: ignored ${list(unused)}, which name no parameter of the model with this adapter_config.json (PEFT ignores them too).`);
   return { values };

@@ -105,9 +105,17 @@ def adapters(inp, ours, report):
             'max_abs_diff': max_diff(logits, ours['logits_2class']),
             'logits_abs_max': float(logits.abs().max()),
             'head_loaded_from_file': head_from_file(pm, os.path.join(inp, folder)),
-            'trainable_params_peft': pm.get_nb_trainable_parameters(),
+            'trainable_params_peft_eval': pm.get_nb_trainable_parameters(),
             'log': log,
         }
+
+    # Trainable/all parameter counts with is_trainable=True (PEFT's print_trainable_parameters) vs ours.
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification
+    base = AutoModelForSequenceClassification.from_pretrained(ckpt, num_labels=2, attn_implementation='eager')
+    pt = PeftModel.from_pretrained(base, os.path.join(inp, 'a-2class'), is_trainable=True)
+    trainable, total = pt.get_nb_trainable_parameters()
+    report['a_parameter_counts'] = {'peft': {'trainable': trainable, 'all': total}, 'ours': ours['trainable_2class']}
 
     # b: four classes.
     from transformers import AutoConfig
