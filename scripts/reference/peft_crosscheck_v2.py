@@ -54,7 +54,7 @@ def captured():
             for lg in loggers:
                 lg.removeHandler(handler)
             # transformers' loading report (missing/unexpected keys) goes to stderr in 5.x.
-            text = stderr.getvalue().strip()
+            text = '\n'.join(l for l in stderr.getvalue().replace('\r', '\n').splitlines() if l.strip() and 'Loading weights' not in l)
             if text:
                 out.append('[stderr] ' + text)
 
@@ -101,8 +101,13 @@ def adapters(inp, ours, report):
     for name, folder in [('a_saveAdapter', 'a-2class'), ('c_checkpoint', 'c-run/checkpoint-4'), ('d_saveModel', 'd-saved')]:
         pm, log, _ = load_peft(ckpt, os.path.join(inp, folder), num_labels=2)
         logits = run(pm, ids, mask)
+        with torch.no_grad():  # how much the trained LoRA weights move the logits (B = 0: no LoRA)
+            for n, p in pm.named_parameters():
+                if 'lora_B' in n:
+                    p.zero_()
         report[name] = {
             'max_abs_diff': max_diff(logits, ours['logits_2class']),
+            'lora_effect_max_abs': max_diff(logits, run(pm, ids, mask)),
             'logits_abs_max': float(logits.abs().max()),
             'head_loaded_from_file': head_from_file(pm, os.path.join(inp, folder)),
             'trainable_params_peft_eval': pm.get_nb_trainable_parameters(),
