@@ -378,7 +378,7 @@ describe('a failing notebook', () => {
 describe('offline without the model', () => {
   test('the error is said once, names only QLORA_MODEL, and has no internal hints', () => {
     expect(offline.status).toBe(1);
-    const once = 'is in the cache'; // the loader's message, which the hint must not repeat
+    const once = 'is in the Hugging Face cache'; // the loader's message, which the hint must not repeat
     expect(offline.stderr.split(once)).toHaveLength(2);
     expect(offline.stderr).toContain('set QLORA_MODEL to it');
     for (const s of [offline.stderr, fs.readFileSync(path.join(tmp, 'offline-out', 'offline.html'), 'utf8')]) {

@@ -224,6 +224,7 @@ describe('settings for the library', () => {
       saveStrategy: 'steps',
       saveSteps: 63,
       saveTotalLimit: 2,
+      loggingSteps: 5, // ceil(250 / 50): about 50 points on the live loss chart
     });
   });
 
@@ -237,7 +238,7 @@ describe('settings for the library', () => {
     p.maxSteps = 7;
     expect(totalOptimizerSteps(p, 320)).toBe(7);
     p.evalSteps = 3;
-    expect(trainingArguments(p, 320)).toMatchObject({ maxSteps: 7, evalSteps: 3, saveSteps: 3 });
+    expect(trainingArguments(p, 320)).toMatchObject({ maxSteps: 7, evalSteps: 3, saveSteps: 3, loggingSteps: 1 }); // ceil(7 / 50)
   });
 
   test('values changed by hand are checked before use, naming the parameter', () => {
