@@ -6,26 +6,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as Papa from 'papaparse';
 import { RowCollector, SentimentData } from './rows';
-import { defaultLabelMap, LabelScheme, normalizeRating, ratingColumnOf, starGrouping, starLabeling } from './labels';
+import { defaultLabelMap, TableReadOptions, tableColumns, normalizeRating, starLabeling } from './labels';
 import { decodeUtf8 } from './utf8';
 
-export interface CsvReadOptions {
-  /** Default: `review` if the header has it, else `text`. */
-  textColumn?: string;
-  /** Default: `sentiment` if the header has it, else `label`. */
-  labelColumn?: string;
-  /**
-   * Raw label → id. Default: integer class ids (`0`, `1`, … as `datasets`' to_csv writes them)
-   * as they are, else Kaggle's { negative: 0, positive: 1 }.
-   */
-  labelMap?: Record<string, number>;
-  /** 'sentiment' (default: the label column), or star classes from a rating column (labels.ts LabelScheme). */
-  labels?: LabelScheme;
-  /** Star labels: the column of 1–10 ratings (default `rating`, else `stars`). */
-  ratingColumn?: string;
-  maxReviewBytes?: number;
-  onWarning?: (message: string) => void;
-}
+/** Columns and labels of the table: see TableReadOptions. */
+export type CsvReadOptions = TableReadOptions;
 
 type CsvRow = Record<string, string | undefined>;
 
@@ -46,23 +31,7 @@ export function readSentimentCsv(file: string, opts: CsvReadOptions = {}): Senti
   if (parsed.errors.length > 0) throw csvStructureError(file, text, parsed.errors);
 
   const fields = parsed.meta.fields ?? [];
-  const textColumn = opts.textColumn ?? (fields.includes('review') ? 'review' : 'text');
-  const grouping = starGrouping(opts.labels);
-  if (grouping && opts.labelMap) throw new Error(`${file}: pass either labels (star classes) or labelMap, not both`);
-  const labelColumn = grouping
-    ? ratingColumnOf(file, fields, opts.ratingColumn, opts.labels!)
-    : opts.labelColumn ?? (fields.includes('sentiment') ? 'sentiment' : 'label');
-  for (const [what, column, option] of [
-    ['text', textColumn, 'textColumn'],
-    ['label', labelColumn, 'labelColumn'],
-  ]) {
-    if (!fields.includes(column)) {
-      throw new Error(
-        `${file}: no ${what} column "${column}". Columns found: ${fields.map((f) => JSON.stringify(f)).join(', ')}. ` +
-          `Name the right one with { ${option}: '…' }.`,
-      );
-    }
-  }
+  const { textColumn, labelColumn, grouping } = tableColumns(file, fields, opts, { text: ['review', 'text'], label: ['sentiment', 'label'] });
   if (parsed.data.length === 0) throw new Error(`${file} has a header (${fields.join(',')}) but no rows.`);
 
   const stars = grouping ? starLabeling(grouping) : null;

@@ -164,3 +164,66 @@ export function ratingColumnOf(source: string, columns: string[], ratingColumn: 
       `with { ratingColumn: '…' }; or use labels: 'sentiment'.`,
   );
 }
+
+/**
+ * How a table (CSV or Parquet) becomes SentimentData: which columns, which label ids. The one
+ * definition that readSentimentCsv, readSentimentParquet and loadSentimentData share.
+ */
+export interface TableReadOptions {
+  /** Text column. Default `review` or `text`, whichever the table has (a CSV prefers `review`, Parquet `text`). */
+  textColumn?: string;
+  /** Label column. Default `sentiment` or `label`, whichever the table has (a CSV prefers `sentiment`, Parquet `label`). */
+  labelColumn?: string;
+  /**
+   * Raw label value → id. Default: a Parquet file's own label names; else integer class ids
+   * (`0`, `1`, … as `datasets`' to_csv writes them) as they are; else Kaggle's { negative: 0, positive: 1 }.
+   */
+  labelMap?: Record<string, number>;
+  /** 'sentiment' (default: the label column), or star classes from a rating column (LabelScheme). */
+  labels?: LabelScheme;
+  /** Star labels: the column of 1–10 ratings (default `rating`, else `stars`). */
+  ratingColumn?: string;
+  /** Longer reviews (UTF-8 bytes) are skipped with a warning. Default 1 MiB. */
+  maxReviewBytes?: number;
+  /** Default console.warn. */
+  onWarning?: (message: string) => void;
+}
+
+/** The columns a table's reviews and labels are read from, and the star grouping if any. */
+export interface TableColumns {
+  textColumn: string;
+  labelColumn: string;
+  grouping: readonly StarClass[] | null;
+}
+
+/**
+ * Picks the text and label (or rating) columns of a table with `columns`, honouring `opts`;
+ * `prefer` names the default pair in the order this format usually has them.
+ * Throws, naming `file` and the columns found, when a column is missing, or when both star
+ * `labels` and a `labelMap` are given.
+ */
+export function tableColumns(
+  file: string,
+  columns: string[],
+  opts: TableReadOptions,
+  prefer: { text: [string, string]; label: [string, string] },
+  ratingSource: string = file,
+): TableColumns {
+  const pick = ([first, second]: [string, string]) => (columns.includes(first) ? first : second);
+  const textColumn = opts.textColumn ?? pick(prefer.text);
+  const grouping = starGrouping(opts.labels);
+  if (grouping && opts.labelMap) throw new Error(`${ratingSource}: pass either labels (star classes) or labelMap, not both`);
+  const labelColumn = grouping ? ratingColumnOf(ratingSource, columns, opts.ratingColumn, opts.labels!) : opts.labelColumn ?? pick(prefer.label);
+  for (const [what, column, option] of [
+    ['text', textColumn, 'textColumn'],
+    ['label', labelColumn, 'labelColumn'],
+  ]) {
+    if (!columns.includes(column)) {
+      throw new Error(
+        `${file}: no ${what} column "${column}". Columns found: ${columns.map((c) => JSON.stringify(c)).join(', ')}. ` +
+          `Name the right one with { ${option}: '…' }.`,
+      );
+    }
+  }
+  return { textColumn, labelColumn, grouping };
+}

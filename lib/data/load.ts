@@ -16,7 +16,7 @@ import { concatRows } from './ops';
 import { readSentimentParquet } from './parquet';
 import { DataSplit, LoadProgress, SentimentData } from './rows';
 import { download } from '../hub/hub';
-import { LabelScheme, starGrouping, starLabeling } from './labels';
+import { LabelScheme, TableReadOptions, starGrouping, starLabeling } from './labels';
 
 export * from './rows';
 export * from './ops';
@@ -44,32 +44,13 @@ export type HubDownload = (
   opts: { repoType: 'dataset'; cacheDir?: string },
 ) => Promise<string>;
 
-export interface LoadOptions {
+/** Table columns and labels (TableReadOptions: also the `labels` scheme of aclImdb sources), plus where to read from. */
+export interface LoadOptions extends TableReadOptions {
   /** Default 'train'. A single CSV or Parquet file has no splits: 'train' and 'all' read all of it. */
   split?: DataSplit;
-  /** Text column of a CSV / Parquet source (default `review` or `text`, whichever exists). */
-  textColumn?: string;
-  /** Label column of a CSV / Parquet source (default `sentiment` or `label`). */
-  labelColumn?: string;
-  /** Raw label value → id. Default: the Parquet file's own names; else integer class ids (0, 1, …) as they are; else Kaggle's { negative: 0, positive: 1 }. */
-  labelMap?: Record<string, number>;
-  /**
-   * Which classes to make: 'sentiment' (default: negative/positive), 'stars' (the 1–10 rating,
-   * classes '1' … '10'), 'stars4' (very negative 1–2, negative 3–4, positive 7–8, very positive
-   * 9–10) or a custom StarClass[] grouping. Ratings come from aclImdb's file names
-   * (<id>_<stars>.txt) or a CSV / Parquet rating column; a source without ratings (the Kaggle CSV,
-   * stanfordnlp/imdb) throws, naming the file and where to get ratings.
-   */
-  labels?: LabelScheme;
-  /** Star labels from a CSV / Parquet source: the column of 1–10 ratings (default `rating`, else `stars`). */
-  ratingColumn?: string;
-  /** Longer reviews (UTF-8 bytes) are skipped with a warning. Default 1 MiB. */
-  maxReviewBytes?: number;
   /** The Hugging Face cache folder for Hub downloads (lib/hub's cacheDir; default $HF_HUB_CACHE, else $HF_HOME/hub). */
   cacheDir?: string;
   onProgress?: (progress: LoadProgress) => void;
-  /** Default console.warn. */
-  onWarning?: (message: string) => void;
   /** Parquet files per split in a Hub dataset; default `plain_text/<split>-00000-of-00001.parquet` (stanfordnlp/imdb). */
   hubFiles?: Partial<Record<'train' | 'test', string[]>>;
   /** Replaces hub.ts' download (tests, or a custom mirror). */

@@ -6,23 +6,11 @@ import * as fs from 'fs';
 import * as nodeModule from 'module';
 import type * as Hyparquet from 'hyparquet';
 import { RowCollector, SentimentData } from './rows';
-import { defaultLabelMap, LabelScheme, normalizeRating, ratingColumnOf, starGrouping, starLabeling } from './labels';
+import { defaultLabelMap, TableReadOptions, tableColumns, normalizeRating, starLabeling } from './labels';
 import { decodeUtf8 } from './utf8';
 
-export interface ParquetReadOptions {
-  /** Default: `text` if the file has it, else `review`. */
-  textColumn?: string;
-  /** Default: `label` if the file has it, else `sentiment`. */
-  labelColumn?: string;
-  /** Raw label (a label name, or an integer id as a string when the file has no names) → id. */
-  labelMap?: Record<string, number>;
-  /** 'sentiment' (default: the label column), or star classes from a rating column (labels.ts LabelScheme). */
-  labels?: LabelScheme;
-  /** Star labels: the column of 1–10 ratings (default `rating`, else `stars`). */
-  ratingColumn?: string;
-  maxReviewBytes?: number;
-  onWarning?: (message: string) => void;
-}
+/** Columns and labels of the table: see TableReadOptions. */
+export type ParquetReadOptions = TableReadOptions;
 
 /**
  * hyparquet is published only as an ES module. Node ≥ 20.19 can `require` such a module, but
@@ -60,23 +48,7 @@ export async function readSentimentParquet(
   }
 
   const columns = metadata.schema.slice(1).map((element) => element.name); // [0] is the root
-  const textColumn = opts.textColumn ?? (columns.includes('text') ? 'text' : 'review');
-  const grouping = starGrouping(opts.labels);
-  if (grouping && opts.labelMap) throw new Error(`${source}: pass either labels (star classes) or labelMap, not both`);
-  const labelColumn = grouping
-    ? ratingColumnOf(source === file ? file : `${source} (${file})`, columns, opts.ratingColumn, opts.labels!)
-    : opts.labelColumn ?? (columns.includes('label') ? 'label' : 'sentiment');
-  for (const [what, column, option] of [
-    ['text', textColumn, 'textColumn'],
-    ['label', labelColumn, 'labelColumn'],
-  ]) {
-    if (!columns.includes(column)) {
-      throw new Error(
-        `${file}: no ${what} column "${column}". Columns found: ${columns.map((c) => JSON.stringify(c)).join(', ')}. ` +
-          `Name the right one with { ${option}: '…' }.`,
-      );
-    }
-  }
+  const { textColumn, labelColumn, grouping } = tableColumns(file, columns, opts, { text: ['text', 'review'], label: ['label', 'sentiment'] }, source === file ? file : `${source} (${file})`);
   if (Number(metadata.num_rows) === 0) throw new Error(`${file} has no rows.`);
 
   // Keep strings as raw bytes (hyparquet's own decoding turns a bad byte into a silent U+FFFD);
