@@ -103,3 +103,11 @@ export function epochOrder(n: number, seed: number, epoch: number, shuffle = tru
 export function range(start: number, end: number): number[] {
   return Array.from({ length: end - start }, (_, i) => start + i);
 }
+
+/**
+ * The dropout seed of micro-batch `micro` of the update after `step` completed steps: a pure
+ * function of the position, so that a resumed run draws the masks the uninterrupted one would.
+ */
+export function dropoutSeedFor(seed: number, step: number, micro: number): number {
+  return mixSeed(seed, step, micro, 0xd50);
+}

@@ -29,15 +29,14 @@ import {
 import { EvalMetrics, TrainerRecords, evalMetrics, trainMetrics } from './log-history';
 import { writeFileAtomic } from '../util/atomic-write';
 import { TrainingArguments, isDue, resolveTrainingArguments } from './training-args';
-import { EncodedDataset, checkDataset, epochOrder, gatherBatch } from './collate';
+import { EncodedDataset, checkDataset, dropoutSeedFor, epochOrder, gatherBatch } from './collate';
 import { UnreadSteps, accumulateGradients } from './device-step';
 import { EvalEvent, StepEvent, TrainOutput, TrainerCallbacks, TrainingDivergedError, terminalProgress } from './callbacks';
-import { mixSeed } from '../util/random';
 import { TrainableModel, numLabelsOf, parameterNames } from './trainable-model';
 
 export type { TrainableModel };
 
-export { TrainingDivergedError };
+export { TrainingDivergedError, dropoutSeedFor };
 
 export interface TrainerOptions {
   model: TrainableModel;
@@ -329,14 +328,9 @@ export class Trainer {
     this.records.onSave(outputDir, this.globalStep);
     const a = this.args;
     const resume = {
+      ...this.runShape(),
       globalStep: this.globalStep,
-      seed: a.seed,
-      numExamples: this.numExamples,
-      perDeviceTrainBatchSize: a.perDeviceTrainBatchSize,
-      gradientAccumulationSteps: a.gradientAccumulationSteps,
       stepsPerEpoch: this.stepsPerEpoch,
-      totalSteps: this.totalSteps,
-      warmupSteps: this.warmupSteps,
       trainableNames: this.params.map((p) => this.paramNames.get(p) ?? p.name),
       trainableShapes: this.params.map((p) => [...p.shape]),
       history: this.history,
@@ -372,19 +366,18 @@ export class Trainer {
 
   /** Restores weights, optimizer state, position, history and HF's state from a checkpoint folder. */
   private restore(dir: string): void {
-    const run = {
-      seed: this.args.seed,
-      numExamples: this.numExamples,
-      perDeviceTrainBatchSize: this.args.perDeviceTrainBatchSize,
-      gradientAccumulationSteps: this.args.gradientAccumulationSteps,
-      totalSteps: this.totalSteps,
-      warmupSteps: this.warmupSteps,
-    };
-    const { state, resume } = restoreTrainerCheckpoint(dir, run, this.params, this.optimizer);
+    const { state, resume } = restoreTrainerCheckpoint(dir, this.runShape(), this.params, this.optimizer);
     this.globalStep = resume.globalStep;
     this.history = resume.history;
     this.records.restore(state);
     this.lastCheckpoint = dir;
+  }
+
+  /** What a checkpoint must agree with to be resumed by this run (same data, batches and schedule). */
+  private runShape() {
+    const a = this.args;
+    const { seed, perDeviceTrainBatchSize, gradientAccumulationSteps } = a;
+    return { seed, numExamples: this.numExamples, perDeviceTrainBatchSize, gradientAccumulationSteps, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps };
   }
 
   /**
@@ -423,14 +416,6 @@ export class Trainer {
 }
 
 // ---- helpers ----
-
-/**
- * The dropout seed of micro-batch `micro` of the update after `step` completed steps: a pure
- * function of the position, so that a resumed run draws the masks the uninterrupted one would.
- */
-export function dropoutSeedFor(seed: number, step: number, micro: number): number {
-  return mixSeed(seed, step, micro, 0xd50);
-}
 
 function mean(xs: number[]): number {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
