@@ -1,0 +1,156 @@
+// A synchronous single-precision GEMM for Node, on whatever OpenBLAS the system has.
+//
+// Built by native/gemm/build.js with plain `cc` against Node's own N-API headers; OpenBLAS is
+// opened with dlopen() at run time, so neither its headers nor a link step are needed, and a
+// machine without it simply gets a clear error from open(). lib/backends/gemm/openblas.ts sets
+// OPENBLAS_CORETYPE (when the CPU needs it) before calling open(), since OpenBLAS picks its
+// kernels once, when the library is loaded.
+#include <dlfcn.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
+typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
+typedef char *(*corename_fn)(void);
+typedef void (*set_threads_fn)(int);
+typedef int (*get_threads_fn)(void);
+
+static sgemm_fn sgemm;
+static corename_fn corename;
+static set_threads_fn set_threads;
+static get_threads_fn get_threads;
+
+#define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
+
+static napi_value str(napi_env env, const char *s) {
+  napi_value v;
+  napi_create_string_utf8(env, s ? s : "", NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+// open(path, coretype) -> { core, threads }: loads OpenBLAS from `path` (a file name or a full
+// path). A non-empty `coretype` is put in the C environment first (OPENBLAS_CORETYPE): Node's
+// process.env does that too, but not inside a vm context such as jest's or a notebook kernel's.
+static napi_value open_lib(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char path[4096], coretype[64] = "";
+  size_t len;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len));
+  if (argc > 1) CHECK(napi_get_value_string_utf8(env, argv[1], coretype, sizeof coretype, &len));
+  if (coretype[0]) setenv("OPENBLAS_CORETYPE", coretype, 1);
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) { napi_throw_error(env, NULL, dlerror()); return NULL; }
+  sgemm_fn f = (sgemm_fn)dlsym(h, "cblas_sgemm");
+  if (!f) { napi_throw_error(env, NULL, "the library has no cblas_sgemm"); return NULL; }
+  sgemm = f;
+  corename = (corename_fn)dlsym(h, "openblas_get_corename");
+  set_threads = (set_threads_fn)dlsym(h, "openblas_set_num_threads");
+  get_threads = (get_threads_fn)dlsym(h, "openblas_get_num_threads");
+  napi_value out, threads;
+  CHECK(napi_create_object(env, &out));
+  CHECK(napi_set_named_property(env, out, "core", str(env, corename ? corename() : "unknown")));
+  CHECK(napi_create_int32(env, get_threads ? get_threads() : 1, &threads));
+  CHECK(napi_set_named_property(env, out, "threads", threads));
+  return out;
+}
+
+static napi_value set_num_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t n;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &n));
+  if (set_threads && n > 0) set_threads(n);
+  return NULL;
+}
+
+// The data of a Float32Array (NULL when empty), or false when `v` is not one.
+static bool f32(napi_env env, napi_value v, float **data, size_t *length) {
+  napi_typedarray_type type;
+  void *p = NULL;
+  if (napi_get_typedarray_info(env, v, &type, length, &p, NULL, NULL) != napi_ok || type != napi_float32_array) return false;
+  *data = (float *)p;
+  return true;
+}
+
+// gemm(transA, transB, M, N, K, batch, A, strideA, B, strideB, C, bias|null, activation, alpha)
+//   for each i < batch: C[i] = act(op(A[i])·op(B[i]) + bias), row-major, C[i] = C + i·M·N,
+//   A[i] = A + i·strideA (strideA 0 broadcasts one matrix), op() transposes when asked.
+//   activation: 0 linear, 1 relu, 2 relu6, 3 leakyrelu(alpha), 4 sigmoid, 5 elu (tfjs' set).
+static napi_value gemm(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 14) { napi_throw_error(env, NULL, "gemm: 14 arguments expected"); return NULL; }
+  if (!sgemm) { napi_throw_error(env, NULL, "gemm: open() a BLAS first"); return NULL; }
+  bool ta, tb;
+  int32_t M, N, K, batch, act;
+  int64_t sa, sb;
+  double alpha;
+  CHECK(napi_get_value_bool(env, argv[0], &ta));
+  CHECK(napi_get_value_bool(env, argv[1], &tb));
+  CHECK(napi_get_value_int32(env, argv[2], &M));
+  CHECK(napi_get_value_int32(env, argv[3], &N));
+  CHECK(napi_get_value_int32(env, argv[4], &K));
+  CHECK(napi_get_value_int32(env, argv[5], &batch));
+  CHECK(napi_get_value_int64(env, argv[7], &sa));
+  CHECK(napi_get_value_int64(env, argv[9], &sb));
+  CHECK(napi_get_value_int32(env, argv[12], &act));
+  CHECK(napi_get_value_double(env, argv[13], &alpha));
+  size_t na, nb, nc, nbias = 0;
+  float *A, *B, *C;
+  if (!f32(env, argv[6], &A, &na) || !f32(env, argv[8], &B, &nb) || !f32(env, argv[10], &C, &nc)) { napi_throw_type_error(env, NULL, "gemm: A, B and C must be Float32Arrays"); return NULL; }
+  napi_valuetype bt;
+  CHECK(napi_typeof(env, argv[11], &bt));
+  float *bias = NULL;
+  if (bt != napi_null && bt != napi_undefined) {
+    if (!f32(env, argv[11], &bias, &nbias) || (int64_t)nbias != N) { napi_throw_error(env, NULL, "gemm: bias must be a Float32Array of length N"); return NULL; }
+  }
+  const size_t mn = (size_t)M * N;
+  // Bounds checks: a wrong stride from JS must throw, never read or write outside the arrays.
+  if (M < 0 || N < 0 || K < 0 || batch < 0 || sa < 0 || sb < 0 || nc < mn * batch ||
+      (batch > 0 && (na < (size_t)sa * (batch - 1) + (size_t)M * K || nb < (size_t)sb * (batch - 1) + (size_t)K * N))) {
+    napi_throw_range_error(env, NULL, "gemm: array too short for the given shape");
+    return NULL;
+  }
+  if (mn == 0) return NULL;
+  for (int32_t i = 0; i < batch; i++) {
+    float *c = C + i * mn;
+    if (bias) for (int32_t r = 0; r < M; r++) memcpy(c + (size_t)r * N, bias, sizeof(float) * N);
+    if (K > 0) {
+      sgemm(RowMajor, ta ? Trans : NoTrans, tb ? Trans : NoTrans, M, N, K, 1.0f, A + i * sa, ta ? M : K, B + i * sb,
+            tb ? K : N, bias ? 1.0f : 0.0f, c, N);
+    } else if (!bias) {
+      memset(c, 0, sizeof(float) * mn);
+    }
+    const float a = (float)alpha;
+    switch (act) {
+      case 1: for (size_t j = 0; j < mn; j++) c[j] = c[j] < 0 ? 0 : c[j]; break;
+      case 2: for (size_t j = 0; j < mn; j++) c[j] = c[j] < 0 ? 0 : (c[j] > 6 ? 6 : c[j]); break;
+      case 3: for (size_t j = 0; j < mn; j++) c[j] = c[j] < 0 ? a * c[j] : c[j]; break;
+      case 4: for (size_t j = 0; j < mn; j++) c[j] = 1.0f / (1.0f + expf(-c[j])); break;
+      case 5: for (size_t j = 0; j < mn; j++) c[j] = c[j] < 0 ? expf(c[j]) - 1.0f : c[j]; break;
+      default: break;
+    }
+  }
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"open", NULL, open_lib, NULL, NULL, NULL, napi_default, NULL},
+    {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_default, NULL},
+    {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
