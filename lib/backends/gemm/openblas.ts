@@ -1,25 +1,14 @@
-// The OpenBLAS engine: native/gemm/gemm.c (a small N-API addon) calling the system's cblas_sgemm.
+// The OpenBLAS engine: native/addon.c (a small N-API addon, lib/backends/native.ts) calling the
+// system's cblas_sgemm, opened at run time.
 //
-// The addon is compiled at `npm install` when a C compiler is present, or here on first use
-// (under a second); OpenBLAS itself is opened at run time, so nothing is linked at build time.
 // Kernel choice: OpenBLAS reads OPENBLAS_CORETYPE once, when it loads. Some VMs hide the CPU
 // model and it then falls back to SSE3 "Prescott" kernels, ~4.5× slower than the AVX-512 ones
 // the CPU has (environment.md). So, unless the user set it, the core type is derived here from
 // the instruction sets /proc/cpuinfo lists, before the library is opened.
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { GemmEngine } from './engine';
-
-interface Addon {
-  open(lib: string, coretype: string): { core: string; threads: number };
-  setNumThreads(n: number): void;
-  gemm: GemmEngine['gemm'];
-}
-
-const NATIVE_DIR = path.join(__dirname, '..', '..', '..', 'native', 'gemm');
-const ADDON_NAME = `gemm-${process.platform}-${process.arch}.node`;
+import { loadNative } from '../native';
 
 /** OpenBLAS libraries to try, most specific first; $QLORA_BLAS_LIB overrides. */
 function blasCandidates(): string[] {
@@ -57,40 +46,11 @@ export function openblasCoreType(cpuinfo?: string): string | null {
   return null;
 }
 
-function isFresh(addon: string): boolean {
-  try {
-    return fs.statSync(addon).mtimeMs >= fs.statSync(path.join(NATIVE_DIR, 'gemm.c')).mtimeMs;
-  } catch {
-    return false;
-  }
-}
-
-/** The compiled addon's path, building it first (next to its source, else in a user cache) if needed. */
-function addonPath(): string {
-  const targets = [
-    path.join(NATIVE_DIR, 'build', ADDON_NAME),
-    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'distilbert-qlora-ts', ADDON_NAME),
-  ];
-  const built = targets.find(isFresh);
-  if (built) return built;
-  const errors: string[] = [];
-  for (const target of targets) {
-    const r = spawnSync(process.execPath, [path.join(NATIVE_DIR, 'build.js'), target], { encoding: 'utf8' });
-    if (r.status === 0 && fs.existsSync(target)) return target;
-    errors.push((r.stdout + r.stderr).trim().split('\n').pop() ?? `exit ${r.status}`);
-  }
-  throw new Error(`the addon could not be built: ${errors[0]}`);
-}
-
 /** Loads the addon and OpenBLAS with the right kernels; throws an Error saying why not. */
 export function loadOpenBlas(threads: number): GemmEngine {
-  if (process.platform === 'win32') throw new Error('not available on Windows');
-  if (!fs.existsSync(path.join(NATIVE_DIR, 'gemm.c'))) throw new Error(`native/gemm/gemm.c is missing (${NATIVE_DIR})`);
-  const file = addonPath();
+  const { addon, reason } = loadNative();
+  if (!addon) throw new Error(reason);
   const forced = process.env.OPENBLAS_CORETYPE === undefined ? openblasCoreType() : null;
-  if (forced) process.env.OPENBLAS_CORETYPE = forced; // read by OpenBLAS when open() loads it
-  // An absolute path, not a sibling module: nothing here for tslab to compile.
-  const addon = require(file) as Addon;
   const tried: string[] = [];
   for (const lib of blasCandidates()) {
     try {

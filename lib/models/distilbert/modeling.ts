@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from '../linear';
 import { dropout as seededDropout } from '../../backends/dropout';
+import { gelu, layerNorm } from '../../backends/fused-ops';
 import { DistilBertConfig } from './config';
 import { mixSeed } from '../../util/random';
 
@@ -168,11 +169,8 @@ export class DistilBertForSequenceClassification {
   }
 
   private layerNorm(prefix: string, x: tf.Tensor2D): tf.Tensor2D {
-    const mean = tf.mean(x, -1, true); // [N, 1]
-    const centered = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(centered), -1, true); // biased, as torch's LayerNorm
-    const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, LAYER_NORM_EPS)));
-    return tf.add(tf.mul(normed, this.param(`${prefix}.weight`)), this.param(`${prefix}.bias`));
+    // Biased variance, as torch's LayerNorm; one fused pass each way on cpu/wasm.
+    return layerNorm(x, this.param(`${prefix}.weight`), this.param(`${prefix}.bias`), LAYER_NORM_EPS);
   }
 
   private embed(ids: tf.Tensor2D): tf.Tensor2D {
@@ -211,8 +209,7 @@ export class DistilBertForSequenceClassification {
 
     // Feed-forward with exact (erf) GELU, as torch's nn.GELU() default.
     const hidden = linear(`${p}.ffn.lin1`, attended); // [B*T, hidden]
-    const gelu = tf.mul(tf.mul(hidden, 0.5), tf.add(1, tf.erf(tf.mul(hidden, Math.SQRT1_2)))) as tf.Tensor2D;
-    const ffn = dropout(linear(`${p}.ffn.lin2`, gelu), this.config.dropout);
+    const ffn = dropout(linear(`${p}.ffn.lin2`, gelu(hidden)), this.config.dropout);
     return this.layerNorm(`${p}.output_layer_norm`, tf.add(ffn, attended));
   }
 

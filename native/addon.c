@@ -1,6 +1,7 @@
-// A synchronous single-precision GEMM for Node, on whatever OpenBLAS the system has.
+// The project's native addon: a synchronous single-precision GEMM on whatever OpenBLAS the
+// system has, and the fused elementwise kernels of elementwise.c.
 //
-// Built by native/gemm/build.js with plain `cc` against Node's own N-API headers; OpenBLAS is
+// Built by native/build.js with plain `cc` against Node's own N-API headers; OpenBLAS is
 // opened with dlopen() at run time, so neither its headers nor a link step are needed, and a
 // machine without it simply gets a clear error from open(). lib/backends/gemm/openblas.ts sets
 // OPENBLAS_CORETYPE (when the CPU needs it) before calling open(), since OpenBLAS picks its
@@ -143,11 +144,113 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+void qlora_dropout(const float *x, float *out, size_t n, uint32_t key0, uint32_t key1, uint32_t threshold, float scale);
+void qlora_gelu(const float *x, float *out, size_t n);
+void qlora_gelu_grad(const float *x, const float *dy, float *out, size_t n);
+void qlora_layer_norm(const float *x, const float *gamma, const float *beta, float *y, size_t rows, size_t C, float eps);
+void qlora_layer_norm_grad(const float *x, const float *gamma, const float *dy, float *dx, float *dgamma, float *dbeta,
+                           double *acc, size_t rows, size_t C, float eps);
+
+#define GET_F32(i, name) float *name; size_t name##_n; \
+  if (!f32(env, argv[i], &name, &name##_n)) { napi_throw_type_error(env, NULL, "argument " #i " must be a Float32Array"); return NULL; }
+
+static uint32_t get_u32(napi_env env, napi_value v) {
+  uint32_t out = 0;
+  napi_get_value_uint32(env, v, &out);
+  return out;
+}
+
+// dropout(x, out, key0, key1, threshold, scale)
+static napi_value dropout(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  double scale;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  GET_F32(0, x);
+  GET_F32(1, out);
+  CHECK(napi_get_value_double(env, argv[5], &scale));
+  if (x_n < out_n) { napi_throw_range_error(env, NULL, "dropout: x is shorter than out"); return NULL; }
+  qlora_dropout(x, out, out_n, get_u32(env, argv[2]), get_u32(env, argv[3]), get_u32(env, argv[4]), (float)scale);
+  return NULL;
+}
+
+// gelu(x, out)
+static napi_value gelu(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  GET_F32(0, x);
+  GET_F32(1, out);
+  if (x_n < out_n) { napi_throw_range_error(env, NULL, "gelu: x is shorter than out"); return NULL; }
+  qlora_gelu(x, out, out_n);
+  return NULL;
+}
+
+// geluGrad(x, dy, out)
+static napi_value gelu_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  GET_F32(0, x);
+  GET_F32(1, dy);
+  GET_F32(2, out);
+  if (x_n < out_n || dy_n < out_n) { napi_throw_range_error(env, NULL, "geluGrad: x or dy is shorter than out"); return NULL; }
+  qlora_gelu_grad(x, dy, out, out_n);
+  return NULL;
+}
+
+// layerNorm(x, gamma, beta, y, eps): rows of gamma.length
+static napi_value layer_norm(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  double eps;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  GET_F32(0, x);
+  GET_F32(1, gamma);
+  GET_F32(2, beta);
+  GET_F32(3, y);
+  CHECK(napi_get_value_double(env, argv[4], &eps));
+  size_t C = gamma_n;
+  if (C == 0 || beta_n != C || x_n != y_n || x_n % C) { napi_throw_range_error(env, NULL, "layerNorm: shapes do not match"); return NULL; }
+  qlora_layer_norm(x, gamma, beta, y, x_n / C, C, (float)eps);
+  return NULL;
+}
+
+// layerNormGrad(x, gamma, dy, dx, dgamma, dbeta, eps)
+static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  double eps;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  GET_F32(0, x);
+  GET_F32(1, gamma);
+  GET_F32(2, dy);
+  GET_F32(3, dx);
+  GET_F32(4, dgamma);
+  GET_F32(5, dbeta);
+  CHECK(napi_get_value_double(env, argv[6], &eps));
+  size_t C = gamma_n;
+  if (C == 0 || dgamma_n != C || dbeta_n != C || x_n != dy_n || x_n != dx_n || x_n % C) {
+    napi_throw_range_error(env, NULL, "layerNormGrad: shapes do not match");
+    return NULL;
+  }
+  double *acc = malloc(sizeof(double) * 2 * C);
+  if (!acc) { napi_throw_error(env, NULL, "layerNormGrad: out of memory"); return NULL; }
+  qlora_layer_norm_grad(x, gamma, dy, dx, dgamma, dbeta, acc, x_n / C, C, (float)eps);
+  free(acc);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"open", NULL, open_lib, NULL, NULL, NULL, napi_default, NULL},
     {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_default, NULL},
     {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
+    {"dropout", NULL, dropout, NULL, NULL, NULL, napi_default, NULL},
+    {"gelu", NULL, gelu, NULL, NULL, NULL, napi_default, NULL},
+    {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
+    {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// Compiles native/gemm/gemm.c into a Node addon, if this machine can: a C compiler and Node's
-// N-API headers are all it needs (OpenBLAS is opened at run time, not linked). Used two ways:
+// Compiles native/*.c into a Node addon (a GEMM on the system's OpenBLAS, fused elementwise
+// kernels), if this machine can: a C compiler and Node's N-API headers are all it needs
+// (OpenBLAS is opened at run time, not linked). Used two ways:
 //
-//   node native/gemm/build.js --postinstall   from `npm install`: never fails, says what it did
-//   node native/gemm/build.js <outFile>       from lib/backends/gemm/openblas.ts on first use
+//   node native/build.js --postinstall   from `npm install`: never fails, says what it did
+//   node native/build.js <outFile>       from lib/backends/native.ts on first use
 //
 // Plain JavaScript on purpose: it runs before any TypeScript tooling may be installed.
 'use strict';
@@ -11,11 +12,11 @@ const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
-const SOURCE = path.join(__dirname, 'gemm.c');
+const SOURCES = ['addon.c', 'elementwise.c'].map((f) => path.join(__dirname, f));
 
 /** Where the addon goes by default: next to its source, one file per platform and CPU. */
 function defaultOutFile() {
-  return path.join(__dirname, 'build', `gemm-${process.platform}-${process.arch}.node`);
+  return path.join(__dirname, 'build', `qlora-native-${process.platform}-${process.arch}.node`);
 }
 
 function findHeaders() {
@@ -46,7 +47,8 @@ function build(outFile = defaultOutFile()) {
   if (!cc) throw new Error('no C compiler (cc, gcc or clang) on PATH');
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   const tmp = `${outFile}.${process.pid}.tmp`;
-  const args = ['-O2', '-shared', '-fPIC', `-I${headers}`, '-DNODE_GYP_MODULE_NAME=qlora_gemm', SOURCE, '-o', tmp];
+  // -O3 vectorises the elementwise loops; no -ffast-math: results must match the JS twins.
+  const args = ['-O3', '-shared', '-fPIC', `-I${headers}`, '-DNODE_GYP_MODULE_NAME=qlora_native', ...SOURCES, '-o', tmp];
   // macOS: N-API symbols are resolved from the node binary when the addon loads.
   if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');
   else args.push('-ldl');
@@ -59,16 +61,16 @@ function build(outFile = defaultOutFile()) {
   return outFile;
 }
 
-module.exports = { build, defaultOutFile, SOURCE };
+module.exports = { build, defaultOutFile, SOURCES };
 
 if (require.main === module) {
   const postinstall = process.argv.includes('--postinstall');
   const out = process.argv.slice(2).find((a) => !a.startsWith('--'));
   try {
     const file = build(out);
-    console.log(`native GEMM addon built: ${path.relative(process.cwd(), file)}`);
+    console.log(`native addon built: ${path.relative(process.cwd(), file)}`);
   } catch (e) {
-    console.log(`native GEMM addon not built (${e.message}); tfjs' own wasm GEMM will be used unless a prebuilt engine is installed`);
+    console.log(`native addon not built (${e.message}); tfjs' own wasm kernels will be used unless a prebuilt GEMM engine is installed`);
     if (!postinstall) process.exit(1);
   }
 }
