@@ -76,3 +76,9 @@ export function loadNative(): { addon: NativeAddon | null; reason: string } {
 export function nativeAddon(): NativeAddon | null {
   return loadNative().addon;
 }
+
+/** Tests only: force the JavaScript paths (null) or restore the loaded addon (undefined). */
+export function overrideNativeForTests(addon: NativeAddon | null | undefined): void {
+  if (addon === undefined) loaded = null;
+  else loaded = { addon, reason: addon ? 'override' : 'disabled for a test' };
+}
