@@ -21,7 +21,8 @@ typedef char *(*corename_fn)(void);
 typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
 
-static sgemm_fn sgemm;
+sgemm_fn qlora_sgemm; // shared with attention.c
+#define sgemm qlora_sgemm
 static corename_fn corename;
 static set_threads_fn set_threads;
 static get_threads_fn get_threads;
@@ -241,6 +242,86 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+typedef struct {
+  int B, T, H, D;
+  float scale;
+  uint32_t key0, key1, threshold;
+  float dropScale;
+} attn_args;
+void qlora_attention(const attn_args *a, const float *q, const float *k, const float *v, const float *keep, float *o, float *scratch);
+void qlora_attention_grad(const attn_args *a, const float *q, const float *k, const float *v, const float *keep, const float *dO,
+                          float *dq, float *dk, float *dv, float *scratch);
+
+// Reads [B, T, H, D, scale, key0, key1, threshold, dropScale] from argv[first..] and checks the
+// arrays: q/k/v-like ones hold B·T·H·D values, keep B·T.
+static bool attn_read(napi_env env, napi_value *argv, int first, attn_args *a) {
+  int32_t i32[4];
+  double d;
+  for (int i = 0; i < 4; i++) if (napi_get_value_int32(env, argv[first + i], &i32[i]) != napi_ok || i32[i] <= 0) return false;
+  a->B = i32[0], a->T = i32[1], a->H = i32[2], a->D = i32[3];
+  if (napi_get_value_double(env, argv[first + 4], &d) != napi_ok) return false;
+  a->scale = (float)d;
+  a->key0 = get_u32(env, argv[first + 5]);
+  a->key1 = get_u32(env, argv[first + 6]);
+  a->threshold = get_u32(env, argv[first + 7]);
+  if (napi_get_value_double(env, argv[first + 8], &d) != napi_ok) return false;
+  a->dropScale = (float)d;
+  return true;
+}
+
+// attention(q, k, v, keep, out, B, T, H, D, scale, key0, key1, threshold, dropScale)
+static napi_value attention(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  attn_args a;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!sgemm) { napi_throw_error(env, NULL, "attention: open() a BLAS first"); return NULL; }
+  GET_F32(0, q);
+  GET_F32(1, k);
+  GET_F32(2, v);
+  GET_F32(3, keep);
+  GET_F32(4, out);
+  if (argc < 14 || !attn_read(env, argv, 5, &a)) { napi_throw_error(env, NULL, "attention: bad shape arguments"); return NULL; }
+  size_t n = (size_t)a.B * a.T * a.H * a.D;
+  if (q_n != n || k_n != n || v_n != n || out_n != n || keep_n != (size_t)a.B * a.T) {
+    napi_throw_range_error(env, NULL, "attention: array sizes do not match [B·T, H·D] and [B, T]");
+    return NULL;
+  }
+  float *scratch = malloc(sizeof(float) * 2 * a.T * a.T);
+  if (!scratch) { napi_throw_error(env, NULL, "attention: out of memory"); return NULL; }
+  qlora_attention(&a, q, k, v, keep, out, scratch);
+  free(scratch);
+  return NULL;
+}
+
+// attentionGrad(q, k, v, keep, dO, dq, dk, dv, B, T, H, D, scale, key0, key1, threshold, dropScale)
+static napi_value attention_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 17;
+  napi_value argv[17];
+  attn_args a;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!sgemm) { napi_throw_error(env, NULL, "attentionGrad: open() a BLAS first"); return NULL; }
+  GET_F32(0, q);
+  GET_F32(1, k);
+  GET_F32(2, v);
+  GET_F32(3, keep);
+  GET_F32(4, dO);
+  GET_F32(5, dq);
+  GET_F32(6, dk);
+  GET_F32(7, dv);
+  if (argc < 17 || !attn_read(env, argv, 8, &a)) { napi_throw_error(env, NULL, "attentionGrad: bad shape arguments"); return NULL; }
+  size_t n = (size_t)a.B * a.T * a.H * a.D;
+  if (q_n != n || k_n != n || v_n != n || dO_n != n || dq_n != n || dk_n != n || dv_n != n || keep_n != (size_t)a.B * a.T) {
+    napi_throw_range_error(env, NULL, "attentionGrad: array sizes do not match [B·T, H·D] and [B, T]");
+    return NULL;
+  }
+  float *scratch = malloc(sizeof(float) * 2 * a.T * a.T);
+  if (!scratch) { napi_throw_error(env, NULL, "attentionGrad: out of memory"); return NULL; }
+  qlora_attention_grad(&a, q, k, v, keep, dO, dq, dk, dv, scratch);
+  free(scratch);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"open", NULL, open_lib, NULL, NULL, NULL, napi_default, NULL},
@@ -251,6 +332,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_default, NULL},
     {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
     {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"attention", NULL, attention, NULL, NULL, NULL, napi_default, NULL},
+    {"attentionGrad", NULL, attention_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -12,7 +12,7 @@ const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
-const SOURCES = ['addon.c', 'elementwise.c'].map((f) => path.join(__dirname, f));
+const SOURCES = ['addon.c', 'elementwise.c', 'attention.c'].map((f) => path.join(__dirname, f));
 
 /** Where the addon goes by default: next to its source, one file per platform and CPU. */
 function defaultOutFile() {

@@ -8,21 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-// One copy of each loop per instruction set, picked when the addon loads.
-#define VECTORISED __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTORISED
-#endif
-
-static inline uint32_t fmix32(uint32_t h) {
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return h;
-}
+#include "common.h"
 
 // out[i] = x[i]·scale when hash(i) keeps it, else 0: SeededDropout (see lib/backends/dropout.ts).
 VECTORISED void qlora_dropout(const float *x, float *out, size_t n, uint32_t key0, uint32_t key1, uint32_t threshold, float scale) {
@@ -30,21 +16,6 @@ VECTORISED void qlora_dropout(const float *x, float *out, size_t n, uint32_t key
     uint32_t h = fmix32(fmix32((uint32_t)i ^ key0) ^ key1);
     out[i] = (h >> 8) < threshold ? x[i] * scale : 0.0f;
   }
-}
-
-// e^x for x <= 0 (all callers), written so the compiler can vectorise it (libm's expf is a
-// scalar call): 2^n · p(r), r = x − n·ln2 in [−ln2/2, ln2/2], p a degree-6 Taylor polynomial;
-// relative error < 2e-7, below fp32's own rounding of the results it feeds.
-static inline float exp_neg(float x) {
-  x = x < -87.0f ? -87.0f : x; // e^-87 ≈ 1.6e-38 ≈ 0 for our uses; keeps 2^n a normal float
-  // Round to nearest by adding and removing 1.5·2^23 (branch-free, so the loop vectorises).
-  float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = x - n * 0.693145751953125f - n * 1.42860682030941723e-6f;
-  float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
-  int32_t bits = ((int32_t)n + 127) << 23;
-  float scale;
-  memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
 }
 
 // erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), the formula tfjs' cpu and wasm Erf use.

@@ -34,7 +34,7 @@ const imul = Math.imul;
 export const SEEDED_DROPOUT = 'SeededDropout';
 
 /** Kernel attributes: the mask is a function of these and the element index only. */
-interface DropoutAttrs {
+export interface DropoutAttrs {
   key0: number; // u32
   key1: number; // u32
   /** Keep an element when (h >>> 8) < threshold, i.e. with probability threshold / 2^24. */
@@ -81,7 +81,8 @@ export function dropoutUniform(seed: number, index: number): number {
   return (dropoutHash(seed, index) >>> 8) / TWO_POW_24;
 }
 
-function makeAttrs(rate: number, seed: number): DropoutAttrs {
+/** The SeededDropout kernel attributes of (rate, seed): hash keys, keep threshold, scale. */
+export function makeAttrs(rate: number, seed: number): DropoutAttrs {
   const [key0, key1] = dropoutKeys(seed);
   return { key0, key1, threshold: Math.round((1 - rate) * TWO_POW_24), scale: Math.fround(1 / (1 - rate)) };
 }

@@ -23,10 +23,13 @@ export interface NativeAddon {
   geluGrad(x: Float32Array, dy: Float32Array, out: Float32Array): void;
   layerNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, eps: number): void;
   layerNormGrad(x: Float32Array, gamma: Float32Array, dy: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, eps: number): void;
+  /** Needs a BLAS opened first (open()). Shape args: B, T, H, D, scale, key0, key1, threshold, dropScale. */
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, keep: Float32Array, out: Float32Array, ...args: number[]): void;
+  attentionGrad(q: Float32Array, k: Float32Array, v: Float32Array, keep: Float32Array, dO: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, ...args: number[]): void;
 }
 
 const NATIVE_DIR = path.join(__dirname, '..', '..', 'native');
-const SOURCES = ['addon.c', 'elementwise.c'];
+const SOURCES = ['addon.c', 'elementwise.c', 'attention.c', 'common.h'];
 const ADDON_NAME = `qlora-native-${process.platform}-${process.arch}.node`;
 
 function isFresh(addon: string): boolean {

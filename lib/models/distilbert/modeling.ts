@@ -12,13 +12,13 @@ import * as tf from '@tensorflow/tfjs';
 import { Linear } from '../linear';
 import { dropout as seededDropout } from '../../backends/dropout';
 import { gelu, layerNorm } from '../../backends/fused-ops';
+import { FLOAT32_MIN, selfAttention } from '../../backends/attention';
 import { DistilBertConfig } from './config';
 import { mixSeed } from '../../util/random';
 
 export { DistilBertConfig } from './config';
 
-/** float32's most negative value: what HF's masked_fill puts at padded key positions. */
-export const FLOAT32_MIN = -3.4028234663852886e38;
+export { FLOAT32_MIN };
 const LAYER_NORM_EPS = 1e-12;
 
 export const ATTENTION_LINEARS = ['q_lin', 'k_lin', 'v_lin', 'out_lin'] as const;
@@ -147,15 +147,19 @@ export class DistilBertForSequenceClassification {
       if (T > this.config.max_position_embeddings) {
         throw new Error(`sequence length ${T} exceeds max_position_embeddings ${this.config.max_position_embeddings}; truncate the inputs`);
       }
-      // Padded keys get exactly FLOAT32_MIN, as HF's masked_fill: scores·keep + (1 - keep)·MIN.
-      // Both terms are exact (x·1 + 0, x·0 + MIN), and nothing can become NaN.
-      const keep = tf.reshape(tf.cast(tf.notEqual(mask, 0), 'float32'), [B, 1, 1, T]); // [B, 1, 1, T]
-      const maskFill = tf.mul(tf.sub(1, keep), FLOAT32_MIN); // [B, 1, 1, T]
+      // Padded keys get exactly FLOAT32_MIN in the scores, as HF's masked_fill (attention.ts).
+      const keep = tf.cast(tf.notEqual(mask, 0), 'float32'); // [B, T]
+      const attend = (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor2D =>
+        selfAttention(q, k, v, keep, {
+          batch: B, seqLen: T, heads: this.config.n_heads,
+          dropoutRate: training ? this.config.attention_dropout : 0,
+          seed: nextSeed(), // one dropout site, drawn where the weights' dropout always drew it
+        });
 
       let x = this.embed(ids); // [B*T, C]
       x = dropout(x, this.config.dropout) as tf.Tensor2D;
       for (let i = 0; i < this.config.n_layers; i++) {
-        x = this.transformerBlock(i, x, B, T, keep, maskFill, linear, dropout);
+        x = this.transformerBlock(i, x, attend, linear, dropout);
       }
       const cls = tf.reshape(tf.slice(tf.reshape(x, [B, T, -1]), [0, 0, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D; // [B, C]
       let h = tf.relu(linear('pre_classifier', cls)) as tf.Tensor2D;
@@ -185,26 +189,16 @@ export class DistilBertForSequenceClassification {
   private transformerBlock(
     i: number,
     x: tf.Tensor2D, // [B*T, C]
-    B: number,
-    T: number,
-    keep: tf.Tensor,
-    maskFill: tf.Tensor,
+    attend: (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D) => tf.Tensor2D,
     linear: (path: string, x: tf.Tensor2D) => tf.Tensor2D,
     dropout: (x: tf.Tensor, rate: number) => tf.Tensor,
   ): tf.Tensor2D {
     const p = `distilbert.transformer.layer.${i}`;
-    const { dim: C, n_heads: H } = this.config;
-    const D = C / H;
-
-    // Self-attention. Split heads: [B*T, C] → [B, T, H, D] → [B, H, T, D]; k goes straight to
-    // [B, H, D, T] so that neither matMul needs a transpose flag (slow on wasm).
-    const q = tf.transpose(tf.reshape(tf.div(linear(`${p}.attention.q_lin`, x), Math.sqrt(D)), [B, T, H, D]), [0, 2, 1, 3]);
-    const kT = tf.transpose(tf.reshape(linear(`${p}.attention.k_lin`, x), [B, T, H, D]), [0, 2, 3, 1]);
-    const v = tf.transpose(tf.reshape(linear(`${p}.attention.v_lin`, x), [B, T, H, D]), [0, 2, 1, 3]);
-    const scores = tf.add(tf.mul(tf.matMul(q, kT), keep), maskFill); // [B, H, T, T]
-    const weights = dropout(tf.softmax(scores), this.config.attention_dropout);
-    const context = tf.matMul(weights, v); // [B, H, T, D]
-    const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D; // [B*T, C]
+    // Self-attention on [B*T, C] projections; heads are split inside (backends/attention.ts).
+    const q = linear(`${p}.attention.q_lin`, x);
+    const k = linear(`${p}.attention.k_lin`, x);
+    const v = linear(`${p}.attention.v_lin`, x);
+    const merged = attend(q, k, v); // [B*T, C]
     const attended = this.layerNorm(`${p}.sa_layer_norm`, tf.add(linear(`${p}.attention.out_lin`, merged), x));
 
     // Feed-forward with exact (erf) GELU, as torch's nn.GELU() default.
