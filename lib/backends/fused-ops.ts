@@ -9,6 +9,7 @@
 //
 //   gelu(x)                      torch.nn.GELU() (erf form): x·½·(1 + erf(x/√2))
 //   layerNorm(x, gamma, beta)    torch.nn.LayerNorm over the last dim, biased variance
+//   add(a, b)                    tf.add whose gradient keeps no tensor alive (any backend)
 //
 // erf is Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), the formula of tfjs' own cpu Erf.
 // The C loops (native/elementwise.c) compute the same formulas in fp32 with fp64 row sums; the
@@ -209,4 +210,26 @@ export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.
     const variance = tf.mean(tf.square(centered), -1, true);
     return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, eps))), gamma), beta);
   }) as T;
+}
+
+/** Sums dy over the axes broadcasting added, back to `shape`. */
+function reduceTo(dy: tf.Tensor, shape: number[]): tf.Tensor {
+  if (dy.shape.join() === shape.join()) return dy;
+  const axes = tf.backend_util.getReductionAxes(shape, dy.shape);
+  return tf.reshape(axes.length ? tf.sum(dy, axes) : dy, shape);
+}
+
+/**
+ * a + b with broadcasting, like tf.add, but its gradient needs only the operands' shapes: tfjs'
+ * own Add keeps both operands alive until the backward pass (to read their shapes), which for
+ * residual, bias and LoRA additions holds ~0.5 GB per 1,024 tokens of a DistilBERT-base step.
+ */
+export function add<T extends tf.Tensor>(a: tf.Tensor, b: tf.Tensor): T {
+  const aShape = a.shape;
+  const bShape = b.shape;
+  const f = tf.customGrad((...xs: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.add(xs[0] as tf.Tensor, xs[1] as tf.Tensor),
+    gradFunc: (dy: tf.Tensor) => [reduceTo(dy, aShape), reduceTo(dy, bShape)],
+  }));
+  return f(a, b) as T;
 }

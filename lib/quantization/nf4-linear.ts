@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DenseLinear, Linear } from '../models/linear';
 import { quantizeNF4 } from './nf4';
 import { hasNativeGemm } from '../backends/gemm/select';
+import { add } from '../backends/fused-ops';
 import { NF4Tensor } from './nf4-op';
 
 export interface NF4LinearOptions {
@@ -45,7 +46,8 @@ export class NF4Linear implements Linear {
       const x = args[0] as tf.Tensor2D; // [N, in]
       if (hasNativeGemm()) {
         const w = this.weightNF4.dequantize() as tf.Tensor2D; // [out, in]
-        const value = tf.matMul(x, w, false, true); // [N, out]
+        // The frozen bias rides in the GEMM's epilogue: no separate pass, nothing kept for it.
+        const value = tf.fused.matMul({ a: x, b: w, transposeB: true, bias: this.bias ?? undefined }); // [N, out]
         (args[1] as tf.GradSaveFunc)([w]); // kept by tfjs only while a gradient is recorded
         w.dispose();
         return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, saved[0] as tf.Tensor2D) };
@@ -93,7 +95,8 @@ export class NF4Linear implements Linear {
     }
     return tf.tidy(() => {
       const y = this.matMulWeightT(x); // [N, out]
-      return this.bias ? tf.add(y, this.bias) : y;
+      if (hasNativeGemm()) return y; // bias already added in the GEMM
+      return this.bias ? add<tf.Tensor2D>(y, this.bias) : y;
     });
   }
 
