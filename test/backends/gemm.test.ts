@@ -12,11 +12,11 @@ const rand = (shape: number[]): tf.Tensor => tf.tensor(randomValues(shape.reduce
 /** Runs `f` with the native engine and with tfjs' own kernel; returns both results as arrays. */
 function both(f: () => tf.Tensor | tf.Tensor[]): { native: Float32Array[]; plain: Float32Array[]; shapes: number[][] } {
   const run = () => tf.tidy(() => [f()].flat().map((t) => ({ values: t.dataSync() as Float32Array, shape: t.shape })));
-  installGemm('openblas');
+  installGemm(ENGINE);
   const native = run();
   installGemm('wasm');
   const plain = run();
-  installGemm('openblas');
+  installGemm(ENGINE);
   expect(native.map((r) => r.shape)).toEqual(plain.map((r) => r.shape));
   return { native: native.map((r) => r.values), plain: plain.map((r) => r.values), shapes: native.map((r) => r.shape) };
 }
@@ -30,21 +30,18 @@ function expectClose(actual: Float32Array, expected: Float32Array, tol = 2e-5): 
   expect(worst).toBeLessThanOrEqual(tol);
 }
 
-const openblas = (() => {
-  try {
-    return installGemm('openblas').name === 'openblas';
-  } catch {
-    return false;
-  }
-});
+const ENGINES = ['openblas', 'onnxruntime'] as const;
+let ENGINE: (typeof ENGINES)[number] = 'openblas';
 
-describe('native GEMM under tfjs matmul (wasm backend)', () => {
+for (const engine of ENGINES) describe(`native GEMM under tfjs matmul (wasm backend): ${engine}`, () => {
   let available = false;
   beforeAll(async () => {
     await useBackend('wasm');
-    available = openblas();
-    // On a machine where OpenBLAS is installed the engine must load; elsewhere these tests are moot.
-    if (!available) console.warn(`native GEMM not available here: ${installGemm('auto').summary}`);
+    ENGINE = engine;
+    available = installGemm(engine).name === engine;
+    // OpenBLAS (Debian) and onnxruntime-node (optional dependency) are both present here; on a
+    // machine without one, its block has nothing to compare.
+    if (!available) console.warn(`${engine} not available here: ${installGemm(engine).summary}`);
   });
   afterAll(() => {
     installGemm('auto');
@@ -52,9 +49,10 @@ describe('native GEMM under tfjs matmul (wasm backend)', () => {
   const maybe = (name: string, fn: () => void) => it(name, () => (available ? fn() : undefined));
 
   it('loads on this machine when OpenBLAS is installed, with the CPU-appropriate kernels', () => {
+    if (engine !== 'openblas') return;
     const hasOpenBlas = ['/usr/lib/x86_64-linux-gnu/libopenblas.so.0', '/usr/lib/aarch64-linux-gnu/libopenblas.so.0'].some((f) => require('fs').existsSync(f));
     if (!hasOpenBlas) return;
-    const choice = installGemm('openblas');
+    const choice = installGemm(ENGINE);
     expect(choice.name).toBe('openblas');
     // OpenBLAS names the core it runs: never the SSE3 fallback on a CPU with AVX2 or AVX-512.
     const core = openblasCoreType();
@@ -63,7 +61,7 @@ describe('native GEMM under tfjs matmul (wasm backend)', () => {
   });
 
   it('derives OPENBLAS_CORETYPE from cpuinfo flags', () => {
-    if (process.arch !== 'x64') return;
+    if (process.arch !== 'x64' || engine !== 'openblas') return;
     expect(openblasCoreType('flags\t\t: fpu sse2 avx2 fma avx512f avx512dq avx512bw avx512vl\n')).toBe('SkylakeX');
     expect(openblasCoreType('flags\t\t: fpu sse2 avx avx2 fma\n')).toBe('Haswell');
     expect(openblasCoreType('flags\t\t: fpu sse2 sse3\n')).toBeNull();
@@ -124,7 +122,7 @@ describe('native GEMM under tfjs matmul (wasm backend)', () => {
       tf.stack([0, 1].map((i) => tf.stack([0, 1, 2].map((j) => tf.matMul(tf.reshape(tf.slice(a, [i, 0, 0, 0], [1, 1, 5, 6]), [5, 6]), tf.reshape(tf.slice(b, [j, 0, 0], [1, 6, 4]), [6, 4]))))));
     installGemm('wasm');
     const expected = tf.tidy(() => perMatrix().dataSync() as Float32Array);
-    installGemm('openblas');
+    installGemm(ENGINE);
     for (const y of [b, b4]) {
       const out = tf.matMul(a, y);
       expect(out.shape).toEqual([2, 3, 5, 4]);
@@ -137,7 +135,7 @@ describe('native GEMM under tfjs matmul (wasm backend)', () => {
   maybe('zero-size dimensions: empty outputs, and K = 0 gives zeros', () => {
     const [e05, r53, e40, e03, e2034, r42] = [tf.zeros([0, 5]), rand([5, 3]), rand([4, 0]), rand([0, 3]), rand([2, 0, 3, 4]), rand([4, 2])];
     // tfjs' own wasm kernel traps on these ("remainder by zero"); the engine must not.
-    installGemm('openblas');
+    installGemm(ENGINE);
     const out = [tf.matMul(e05, r53), tf.matMul(e40, e03), tf.matMul(e2034, r42), tf.fused.matMul({ a: e40, b: e03, bias: tf.ones([3]), activation: 'elu' })];
     expect(out.map((t) => t.shape)).toEqual([[0, 3], [4, 3], [2, 0, 3, 2], [4, 3]]);
     expect(Array.from(out[1].dataSync())).toEqual(new Array(12).fill(0));
@@ -160,7 +158,7 @@ describe('native GEMM under tfjs matmul (wasm backend)', () => {
         const y = tb ? tf.transpose(b) : b;
         installGemm('wasm');
         const expected = tf.tidy(() => act(tf.add(tf.matMul(x, y, ta, tb), bias), activation));
-        installGemm('openblas');
+        installGemm(ENGINE);
         const fused = tf.fused.matMul({ a: x, b: y, transposeA: ta, transposeB: tb, bias, activation, leakyreluAlpha: 0.3 });
         expect(fused.shape).toEqual([6, 7]);
         expectClose(fused.dataSync() as Float32Array, expected.dataSync() as Float32Array);
@@ -169,7 +167,7 @@ describe('native GEMM under tfjs matmul (wasm backend)', () => {
     }
     // prelu goes to the original kernel; checked against the unfused ops.
     const alphas = rand([7]);
-    installGemm('openblas');
+    installGemm(ENGINE);
     const fused = tf.fused.matMul({ a, b, bias, activation: 'prelu', preluActivationWeights: alphas });
     const unfused = tf.prelu(tf.add(tf.matMul(a, b), bias), alphas);
     expectClose(fused.dataSync() as Float32Array, unfused.dataSync() as Float32Array);
@@ -189,7 +187,7 @@ describe('native GEMM under tfjs matmul (wasm backend)', () => {
   maybe('matches an fp64 reference computed by hand', () => {
     const A = [[1, 2, 3], [4, 5, 6]];
     const B = [[1, 0.5], [-1, 2], [0.25, -3]];
-    installGemm('openblas');
+    installGemm(ENGINE);
     const out = tf.tidy(() => tf.matMul(tf.tensor2d(A), tf.tensor2d(B)).arraySync());
     expect(out).toEqual([[1 - 2 + 0.75, 0.5 + 4 - 9], [4 - 5 + 1.5, 2 + 10 - 18]]);
   });

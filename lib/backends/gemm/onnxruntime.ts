@@ -53,8 +53,19 @@ function matMulModel(transA: boolean, transB: boolean): Uint8Array {
 
 // ---------------------------------------------------------------------------------------------
 
-interface OrtTensorCtor {
-  new (type: 'float32', data: Float32Array, dims: number[]): unknown;
+/**
+ * The tensor objects the binding reads and creates. onnxruntime-common's Tensor checks
+ * `instanceof Float32Array`, which fails across realms (the binding makes its arrays in Node's
+ * main realm; jest and notebook kernels run code in vm contexts), so this plain class stands in.
+ */
+class OrtTensor {
+  readonly location = 'cpu';
+  constructor(readonly type: string, readonly data: Float32Array, readonly dims: number[]) {}
+}
+
+interface Binding {
+  initOrtOnce(logLevel: number, tensorCtor: unknown, isMainThread: boolean): void;
+  InferenceSession: new () => BindingSession;
 }
 interface BindingSession {
   loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
@@ -82,19 +93,17 @@ export function loadOnnxRuntime(threads: number): GemmEngine {
   } catch {
     throw new Error('onnxruntime-node is not installed (npm install onnxruntime-node)');
   }
-  let Tensor: OrtTensorCtor;
-  let SessionCtor: new () => BindingSession;
+  let binding: Binding;
   let version: string;
   try {
-    const common = require(require.resolve('onnxruntime-common', { paths: [dir] })) as { Tensor: OrtTensorCtor };
-    const binding = require(path.join(dir, 'dist', 'binding')) as { initOrt(): void; binding: { InferenceSession: new () => BindingSession } };
-    binding.initOrt();
-    Tensor = common.Tensor;
-    SessionCtor = binding.binding.InferenceSession;
+    // What onnxruntime-node's dist/binding.js loads, minus its onnxruntime-common Tensor.
+    binding = require(path.join(dir, 'bin', 'napi-v6', process.platform, process.arch, 'onnxruntime_binding.node')) as Binding;
+    binding.initOrtOnce(3 /* errors only */, OrtTensor, true);
     version = (require(path.join(dir, 'package.json')) as { version: string }).version;
   } catch (e) {
     throw new Error(`onnxruntime-node failed to load its native binding: ${(e as Error).message.split('\n')[0]}`);
   }
+  const SessionCtor = binding.InferenceSession;
   const sessions = new Map<string, BindingSession>();
   const session = (ta: boolean, tb: boolean): BindingSession => {
     const key = `${ta}${tb}`;
@@ -118,10 +127,10 @@ export function loadOnnxRuntime(threads: number): GemmEngine {
       const bA = sa === 0 ? 1 : batch;
       const bB = sb === 0 ? 1 : batch;
       const feeds = {
-        A: new Tensor('float32', A.subarray(0, bA * M * K), ta ? [bA, K, M] : [bA, M, K]),
-        B: new Tensor('float32', B.subarray(0, bB * K * N), tb ? [bB, N, K] : [bB, K, N]),
+        A: new OrtTensor('float32', A.subarray(0, bA * M * K), ta ? [bA, K, M] : [bA, M, K]),
+        B: new OrtTensor('float32', B.subarray(0, bB * K * N), tb ? [bB, N, K] : [bB, K, N]),
       };
-      session(ta, tb).run(feeds, { Y: new Tensor('float32', C.subarray(0, batch * M * N), [batch, M, N]) }, {});
+      session(ta, tb).run(feeds, { Y: new OrtTensor('float32', C.subarray(0, batch * M * N), [batch, M, N]) }, {});
     }
     if (bias || activation) activate(C.subarray(0, batch * M * N), bias, activation, alpha, N);
   };
