@@ -184,7 +184,10 @@ export class DistilBertForSequenceClassification {
       x = dropout(x, this.config.dropout) as tf.Tensor2D;
       for (let i = 0; i < this.config.n_layers; i++) {
         if (!recompute) {
-          x = this.transformerBlock(i, x, attendWith(keep), linear, dropout);
+          // A tidy per layer frees its intermediates now, not when the whole forward ends (what
+          // the backward needs is kept by tfjs' tape regardless): peak memory is one layer's.
+          const input = x;
+          x = tf.tidy(() => this.transformerBlock(i, input, attendWith(keep), linear, dropout));
           continue;
         }
         // First run records the layer's seeds; the backward's rerun replays them.
