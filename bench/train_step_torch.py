@@ -120,10 +120,15 @@ def main():
     med = lambda xs: 1000 * sorted(xs[1:])[len(xs[1:]) // 2]
     result = {"msPerStep": med(times), "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
               "engine": blas_description(),
-              "detail": f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 base, LoRA r=8 on 6 kinds"}
+              "detail": f"torch {torch.__version__}, {threads_text()}, fp32 base, LoRA r=8 on 6 kinds"}
     if a.mode == "train":
         result.update(forwardMs=med(fwd), backwardMs=med(bwd), optimizerMs=med(optim))
     print(json.dumps(result))
+
+
+def threads_text():
+    n = torch.get_num_threads()
+    return f"{n} thread" + ("s" if n > 1 else "")
 
 
 def blas_description():
@@ -136,7 +141,7 @@ def blas_description():
             continue
         corename.restype = ctypes.c_char_p
         how = "OPENBLAS_CORETYPE=" + os.environ["OPENBLAS_CORETYPE"] if os.environ.get("OPENBLAS_CORETYPE") else "autodetected"
-        return f"OpenBLAS ({os.path.basename(lib)}), core {corename().decode()} ({how}), {torch.get_num_threads()} threads"
+        return f"OpenBLAS ({os.path.basename(lib)}), core {corename().decode()} ({how}), {threads_text()}"
     return "BLAS: " + (", ".join(os.path.basename(x) for x in libs) or "none found (reference BLAS?)")
 
 
