@@ -1,6 +1,7 @@
-// The project's optional native addon (native/*.c): a GEMM on the system's OpenBLAS and fused
-// elementwise kernels (dropout, GELU). Compiled at `npm install` when a C compiler is present,
-// or here on first use (under a second), into native/build/ or, if that is read-only, the user's
+// The project's optional native addon (native/*.c): a GEMM on the system's OpenBLAS, fused
+// elementwise kernels (dropout, GELU, LayerNorm) and the fused attention kernel. Compiled at
+// `npm install` when a C compiler is present, or here on first use (under a second), into
+// native/build/ or, if that is read-only, the user's
 // cache. Everything that uses it has a JavaScript path; `loadNative()` says why it is missing.
 //
 //   $QLORA_NATIVE=0   never load it (forces the JavaScript paths everywhere)
