@@ -21,6 +21,9 @@ export interface SideResult {
 /** PyTorch thread counts tried each round ($BENCH_TORCH_THREADS, default "1,2"); the faster counts. */
 const TORCH_THREADS = (process.env.BENCH_TORCH_THREADS ?? '1,2').split(',').map(Number).filter((n) => n > 0);
 
+/** Our GEMM thread counts tried each round ($BENCH_OURS_THREADS, default "1,2" or $QLORA_GEMM_THREADS). */
+const OURS_THREADS = (process.env.BENCH_OURS_THREADS ?? process.env.QLORA_GEMM_THREADS ?? '1,2').split(',').map(Number).filter((n) => n > 0);
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export { median };
 
@@ -61,7 +64,12 @@ export function compare(opts: { title: string; oursScript: string; oursArgs: str
   const torch: SideResult[] = [];
   const tsNode = ['-r', 'ts-node/register/transpile-only'];
   for (let round = 1; round <= rounds; round++) {
-    const o = runChild(process.execPath, [...tsNode, opts.oursScript, '--child', ...opts.oursArgs], process.env);
+    // Our side gets the same choice of thread counts (OpenBLAS threads) as PyTorch.
+    const oursRuns = OURS_THREADS.map((n) =>
+      runChild(process.execPath, [...tsNode, opts.oursScript, '--child', ...opts.oursArgs], { ...process.env, QLORA_GEMM_THREADS: String(n) }),
+    );
+    const o = oursRuns.reduce((a, b) => (b.msPerStep < a.msPerStep ? b : a));
+    if (oursRuns.length > 1) o.detail += ` (fastest of ${OURS_THREADS.join(' and ')} GEMM threads: ${oursRuns.map((r) => r.msPerStep.toFixed(0)).join(' / ')} ms)`;
     console.log(`round ${round}:\n${describe('ours', o)}`);
     ours.push(o);
     if (process.env.BENCH_SKIP_TORCH) continue;

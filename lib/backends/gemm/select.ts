@@ -2,8 +2,9 @@
 // plain wasm kernel, and says which and why (printed once by selectBackend).
 //
 //   $QLORA_GEMM           auto (default) | openblas | onnxruntime | wasm (tfjs' own, no engine)
-//   $QLORA_GEMM_THREADS   BLAS threads (default 1: on this project's VMs the second vCPU is a
-//                         hyperthread and adds nothing to GEMM; see bench/README.md)
+//   $QLORA_GEMM_THREADS   BLAS threads (default: every core, as OpenBLAS and PyTorch do; on a
+//                         machine busy with other work 1 can be faster, see bench/README.md)
+import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import { GemmEngine } from './engine';
 import { nativeMatMulKernels } from './kernels';
@@ -58,7 +59,7 @@ export function installGemm(preference = process.env.QLORA_GEMM ?? 'auto'): Gemm
     if (!batchMatMul || !fusedMatMul) throw new Error('installGemm: the wasm backend is not loaded (import @tensorflow/tfjs-backend-wasm first)');
     originals = { batchMatMul, fusedMatMul };
   }
-  const threads = Math.max(1, Number(process.env.QLORA_GEMM_THREADS ?? 1) || 1);
+  const threads = Math.max(1, Number(process.env.QLORA_GEMM_THREADS ?? os.cpus().length) || 1);
   const skipped: string[] = [];
   engine = null;
   for (const name of pref === 'auto' ? ORDER : pref === 'wasm' ? [] : [pref as GemmName]) {
