@@ -1,47 +1,46 @@
-// One QLoRA training step at DistilBERT-base shapes, ours vs PyTorch, in the same command.
+// One QLoRA training step at DistilBERT-base shapes, ours vs PyTorch, in one command.
 //
-//   npx ts-node --transpile-only bench/train-step.ts            (backend: selectBackend(), i.e. $QLORA_BACKEND or auto)
-//   BENCH_STEPS=3 BENCH_QUANT=nf4|none BENCH_SKIP_TORCH=1 ...
+//   npm run bench:train                       (= npx ts-node --transpile-only bench/train-step.ts)
+//   BENCH_SEQ=512 npm run bench:train         the original notebook's sequence length
+//   BENCH_BATCH (8), BENCH_SEQ (128), BENCH_STEPS (3), BENCH_ROUNDS (2), BENCH_QUANT (nf4|none),
+//   BENCH_SKIP_TORCH=1, QLORA_BACKEND, QLORA_GEMM, QLORA_GEMM_THREADS
 //
-// Model: vocab 30522, dim 768, 6 layers, 12 heads, hidden 3072, random weights written by
-// writeRandomCheckpoint; NF4 base (double quant); LoRA r=8 on q/k/v/out/lin1/lin2; batch 8 × 128.
-// Prints ms/step and tokens/s, split into forward, backward, optimizer (clip + AdamW) and the
-// cost of dequantizing every NF4 weight once, then PyTorch's step (bench/train_step_torch.py,
-// fp32 base, OpenBLAS, 2 threads) and the ratio ours / PyTorch.
-import { spawnSync } from 'child_process';
+// Model: vocab 30522, dim 768, 6 layers, 12 heads, FFN 3072, random weights written by
+// writeRandomCheckpoint; NF4 base with double quantization; LoRA r=8 (alpha 32, dropout 0.1) on
+// q/k/v/out/lin1/lin2; AdamW + global-norm clipping. Each side runs as its own process
+// (bench/compare.ts), alternately, twice; each reports the median of BENCH_STEPS steps after a
+// warm-up step. Ours: forward is timed on its own (no tape), backward = (forward+backward under
+// tf.variableGrads) − forward, and a step is forward+backward + optimizer. PyTorch
+// (bench/train_step_torch.py): fp32 base, 2 threads, its OpenBLAS on the CPU's best kernels.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../lib/backends/select';
-import { registerWasmTrainingKernels } from '../lib/backends/wasm-kernels';
+import { currentGemm } from '../lib/backends/gemm/select';
 import { loadPretrained } from '../lib/models/distilbert/loading';
 import { getPeftModel } from '../lib/peft/model';
 import { crossEntropy } from '../lib/training/metrics';
 import { AdamW, clipByGlobalNorm } from '../lib/training/optimizer';
 import { writeRandomCheckpoint } from '../scripts/make-random-checkpoint';
+import { compare, median, printResult } from './compare';
 
-const B = 8;
-const T = 128;
+const B = Number(process.env.BENCH_BATCH ?? 8);
+const T = Number(process.env.BENCH_SEQ ?? 128);
 const STEPS = Number(process.env.BENCH_STEPS ?? 3);
 const QUANT = (process.env.BENCH_QUANT ?? 'nf4') as 'nf4' | 'none';
 
 async function sync(ts: tf.Tensor[]): Promise<void> {
-  // Reading one value of each tensor waits for GPU backends; on cpu/wasm work is already done.
+  // Reading each tensor waits for GPU backends; on cpu/wasm the work is already done.
   for (const t of ts) await t.data();
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-async function main(): Promise<void> {
-  registerWasmTrainingKernels();
+async function child(): Promise<void> {
   const backend = await selectBackend({ verbose: false });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-train-'));
   writeRandomCheckpoint(dir, { vocabSize: 30522, dim: 768, nLayers: 6, nHeads: 12, hiddenDim: 3072, maxPositions: 512, seed: 1 });
   const base = await loadPretrained(dir, { numLabels: 2, quantization: QUANT, doubleQuant: true, log: () => {} });
+  fs.rmSync(dir, { recursive: true, force: true });
   const model = getPeftModel(base, {
     r: 8, loraAlpha: 32, loraDropout: 0.1, targetModules: ['q_lin', 'k_lin', 'v_lin', 'out_lin', 'lin1', 'lin2'], seed: 1,
   });
@@ -54,7 +53,6 @@ async function main(): Promise<void> {
   const fwd: number[] = [];
   const fwdBwd: number[] = [];
   const opt: number[] = [];
-  const dequant: number[] = [];
   for (let step = 0; step <= STEPS; step++) {
     let t0 = performance.now();
     const loss = tf.tidy(() => crossEntropy(model.logits(ids, mask, { training: true, dropoutSeed: step }), labels));
@@ -63,10 +61,7 @@ async function main(): Promise<void> {
     const tFwd = performance.now() - t0;
 
     t0 = performance.now();
-    const { value, grads } = tf.variableGrads(
-      () => crossEntropy(model.logits(ids, mask, { training: true, dropoutSeed: step }), labels),
-      vars,
-    );
+    const { value, grads } = tf.variableGrads(() => crossEntropy(model.logits(ids, mask, { training: true, dropoutSeed: step }), labels), vars);
     const gradList = vars.map((v) => grads[v.name]);
     await sync([value, ...gradList]);
     const tFwdBwd = performance.now() - t0;
@@ -77,45 +72,36 @@ async function main(): Promise<void> {
     await sync([vars[vars.length - 1]]);
     const tOpt = performance.now() - t0;
     tf.dispose([value, ...gradList, ...clipped.grads]);
-
-    t0 = performance.now();
-    const weights = [...model.loraLayers().values()].map((l) => l.base.weight());
-    await sync(weights);
-    tf.dispose(weights);
-    const tDequant = performance.now() - t0;
-    if (step > 0) {
-      // step 0 is warm-up (kernel compilation, first allocations)
-      fwd.push(tFwd);
-      fwdBwd.push(tFwdBwd);
-      opt.push(tOpt);
-      dequant.push(tDequant);
-    }
-    console.error(`step ${step}${step === 0 ? ' (warm-up)' : ''}: forward ${tFwd.toFixed(0)} ms, forward+backward ${tFwdBwd.toFixed(0)} ms, optimizer ${tOpt.toFixed(0)} ms, dequant ${tDequant.toFixed(0)} ms`);
+    console.error(`  ours step ${step}${step === 0 ? ' (warm-up)' : ''}: forward ${tFwd.toFixed(0)} ms, forward+backward ${tFwdBwd.toFixed(0)} ms, optimizer ${tOpt.toFixed(0)} ms`);
+    if (step === 0) continue;
+    fwd.push(tFwd);
+    fwdBwd.push(tFwdBwd);
+    opt.push(tOpt);
   }
-  const stepMs = median(fwdBwd) + median(opt);
-  console.log(`backend ${backend.name} (${backend.device}), base ${QUANT}, batch ${B} × ${T}, ${STEPS} timed steps (median):`);
-  console.log(`  training step   ${stepMs.toFixed(0)} ms/step, ${((B * T) / (stepMs / 1000)).toFixed(0)} tokens/s`);
-  console.log(`    forward       ${median(fwd).toFixed(0)} ms`);
-  console.log(`    backward      ${(median(fwdBwd) - median(fwd)).toFixed(0)} ms (forward+backward ${median(fwdBwd).toFixed(0)} ms)`);
-  console.log(`    optimizer     ${median(opt).toFixed(0)} ms (clip + AdamW on ${vars.reduce((n, v) => n + v.size, 0)} parameters)`);
-  console.log(`    dequantize    ${median(dequant).toFixed(0)} ms to dequantize all ${model.loraLayers().size} base weights once (inside forward)`);
-
-  if (!process.env.BENCH_SKIP_TORCH) {
-    const py = spawnSync('/usr/bin/python3', [path.join(__dirname, 'train_step_torch.py'), 'train', '--batch', String(B), '--seq', String(T), '--steps', String(STEPS)], { encoding: 'utf8' });
-    if (py.status !== 0) {
-      console.log(`  PyTorch baseline failed: ${py.stderr.trim().split('\n').pop()}`);
-    } else {
-      const torch = JSON.parse(py.stdout.trim().split('\n').pop()!);
-      console.log(`  PyTorch ${torch.torch} (${torch.blas}, ${torch.threads} threads, fp32 base): ${torch.ms_per_step.toFixed(0)} ms/step, ${torch.tokens_per_s.toFixed(0)} tokens/s`);
-      console.log(`  ours / PyTorch: ${(stepMs / torch.ms_per_step).toFixed(2)}× the time per step`);
-    }
-  }
+  const gemm = currentGemm();
+  printResult({
+    msPerStep: median(fwdBwd) + median(opt),
+    forwardMs: median(fwd),
+    backwardMs: median(fwdBwd) - median(fwd),
+    optimizerMs: median(opt),
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    engine: backend.name === 'wasm' && gemm ? gemm.summary.replace(/^GEMM engine: /, '') : `${backend.name} (${backend.device})`,
+    detail: `tfjs ${backend.name}, base ${QUANT} (double quant), LoRA r=8 on 6 kinds, ${vars.reduce((n, v) => n + v.size, 0)} trainable`,
+  });
   optimizer.dispose();
   model.dispose();
-  fs.rmSync(dir, { recursive: true, force: true });
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (process.argv.includes('--child')) {
+  child().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else {
+  compare({
+    title: `training step, DistilBERT-base shapes, batch ${B} × ${T}, median of ${STEPS} steps after a warm-up`,
+    oursScript: __filename,
+    oursArgs: [],
+    torchArgs: ['train', '--batch', String(B), '--seq', String(T), '--steps', String(STEPS)],
+  });
+}

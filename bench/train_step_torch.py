@@ -6,12 +6,17 @@ out, lin1, lin2; base frozen, adapters + pre_classifier + classifier trained by 
 
   /usr/bin/python3 bench/train_step_torch.py train --batch 8 --seq 128 --steps 3
   /usr/bin/python3 bench/train_step_torch.py eval --batch 32 --seq 256 --steps 2
-Prints one JSON line: {"ms_per_step": ..., ...}. Threads: $BENCH_THREADS (default 2).
+Prints one JSON line last (bench/compare.ts's SideResult: msPerStep, the forward/backward/optimizer
+split, peakRssMiB, engine with the BLAS core OpenBLAS runs). Threads: $BENCH_THREADS (default 2).
+Run it with OPENBLAS_CORETYPE=SkylakeX on AVX-512 VMs whose CPU OpenBLAS misdetects (the bench
+driver does): autodetected "Prescott" kernels are ~4.5x slower.
 """
 import argparse
 import json
 import math
+import ctypes
 import os
+import resource
 import time
 
 import torch
@@ -90,18 +95,21 @@ def main():
     ids = torch.randint(1000, 30000, (a.batch, a.seq))
     mask = torch.ones(a.batch, a.seq, dtype=torch.long)
     labels = torch.randint(0, 2, (a.batch,))
-    times = []
+    fwd, bwd, optim, times = [], [], [], []
     if a.mode == "train":
         model.train()
         opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-4, weight_decay=0.01)
         for i in range(a.steps + 1):  # the first is warm-up
             t0 = time.perf_counter()
             loss = F.cross_entropy(model(ids, mask), labels)
+            t1 = time.perf_counter()
             loss.backward()
+            t2 = time.perf_counter()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             opt.zero_grad()
-            times.append(time.perf_counter() - t0)
+            t3 = time.perf_counter()
+            fwd.append(t1 - t0), bwd.append(t2 - t1), optim.append(t3 - t2), times.append(t3 - t0)
     else:
         model.eval()
         with torch.no_grad():
@@ -109,11 +117,32 @@ def main():
                 t0 = time.perf_counter()
                 model(ids, mask).softmax(-1)
                 times.append(time.perf_counter() - t0)
-    ms = 1000 * sorted(times[1:])[len(times[1:]) // 2]
-    print(json.dumps({"mode": a.mode, "batch": a.batch, "seq": a.seq, "ms_per_step": ms,
-                      "tokens_per_s": a.batch * a.seq / (ms / 1000), "items_per_s": a.batch / (ms / 1000),
-                      "threads": torch.get_num_threads(), "torch": torch.__version__,
-                      "blas": "openblas" if "openblas" in torch.__config__.show().lower() else "other"}))
+    med = lambda xs: 1000 * sorted(xs[1:])[len(xs[1:]) // 2]
+    result = {"msPerStep": med(times), "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "engine": blas_description(),
+              "detail": f"torch {torch.__version__}, {threads_text()}, fp32 base, LoRA r=8 on 6 kinds"}
+    if a.mode == "train":
+        result.update(forwardMs=med(fwd), backwardMs=med(bwd), optimizerMs=med(optim))
+    print(json.dumps(result))
+
+
+def threads_text():
+    n = torch.get_num_threads()
+    return f"{n} thread" + ("s" if n > 1 else "")
+
+
+def blas_description():
+    """The BLAS torch has loaded, and the core OpenBLAS picked (openblas_get_corename)."""
+    libs = sorted({line.split()[-1] for line in open("/proc/self/maps") if "blas" in line.split()[-1].lower()})
+    for lib in libs:
+        try:
+            corename = ctypes.CDLL(lib).openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        corename.restype = ctypes.c_char_p
+        how = "OPENBLAS_CORETYPE=" + os.environ["OPENBLAS_CORETYPE"] if os.environ.get("OPENBLAS_CORETYPE") else "autodetected"
+        return f"OpenBLAS ({os.path.basename(lib)}), core {corename().decode()} ({how}), {threads_text()}"
+    return "BLAS: " + (", ".join(os.path.basename(x) for x in libs) or "none found (reference BLAS?)")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@
 // are one correctly rounded fp32 multiply everywhere. (Subnormal inputs may be flushed to zero on
 // a GPU; dropped elements are 0 even where x is NaN or ±Inf, unlike torch's x·0.)
 //
-//   cpu, wasm  registered kernels: one JS loop over typed arrays (wasm: views of its heap)
+//   cpu, wasm  registered kernels: one loop over typed arrays (wasm: views of its heap), in C
+//              when the native addon is there (lib/backends/native.ts; same bits), else in JS
 //   webgpu     a registered WGSL kernel
 //   any other  (e.g. tfjs-node's 'tensorflow') tf.dropout with the same seed: reproducible for a
 //              seed on that backend, but its masks differ from the ones above
@@ -24,6 +25,7 @@
 // the backward pass recomputes the mask instead of keeping it in memory.
 import * as tf from '@tensorflow/tfjs';
 import { HostLoop, ShapeOf, WebGPUProgramSpec, cpuKernel, registerKernels, wasmKernel, webgpuKernel } from './custom-kernels';
+import { nativeAddon } from './native';
 
 // Hot loops call a module-level binding, not the global Math: inside a vm context (jest, notebook
 // kernels) every global lookup goes through the context's interceptor, which made this loop 80x slower.
@@ -32,7 +34,7 @@ const imul = Math.imul;
 export const SEEDED_DROPOUT = 'SeededDropout';
 
 /** Kernel attributes: the mask is a function of these and the element index only. */
-interface DropoutAttrs {
+export interface DropoutAttrs {
   key0: number; // u32
   key1: number; // u32
   /** Keep an element when (h >>> 8) < threshold, i.e. with probability threshold / 2^24. */
@@ -79,7 +81,8 @@ export function dropoutUniform(seed: number, index: number): number {
   return (dropoutHash(seed, index) >>> 8) / TWO_POW_24;
 }
 
-function makeAttrs(rate: number, seed: number): DropoutAttrs {
+/** The SeededDropout kernel attributes of (rate, seed): hash keys, keep threshold, scale. */
+export function makeAttrs(rate: number, seed: number): DropoutAttrs {
   const [key0, key1] = dropoutKeys(seed);
   return { key0, key1, threshold: Math.round((1 - rate) * TWO_POW_24), scale: Math.fround(1 / (1 - rate)) };
 }
@@ -112,7 +115,12 @@ function dropoutInto(x: Float32Array, out: Float32Array, attrs: DropoutAttrs): v
 // ---------------------------------------------------------------------------------------------
 // Kernels: the host loop for cpu and wasm, a WGSL program for webgpu (plumbing in custom-kernels.ts).
 
-const dropoutLoop: HostLoop = (inputs, attrs, out) => dropoutInto(inputs.x as Float32Array, out, attrs as DropoutAttrs);
+const dropoutLoop: HostLoop = (inputs, attrs, out) => {
+  const native = nativeAddon();
+  const a = attrs as DropoutAttrs;
+  if (native) native.dropout(inputs.x as Float32Array, out, a.key0, a.key1, a.threshold, a.scale);
+  else dropoutInto(inputs.x as Float32Array, out, a);
+};
 const sameShapeAsX: ShapeOf = (_attrs, inputs) => inputs.x!.shape;
 
 // u32 arithmetic wraps modulo 2^32 in WGSL, as Math.imul does. Uniforms are declared i32 (the

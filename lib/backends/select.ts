@@ -7,6 +7,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 // Imported, not require()d: tslab compiles only the .ts files that modules import statically.
 import { registerWasmTrainingKernels } from './wasm-kernels';
+import { installGemm } from './gemm/select';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -134,6 +135,12 @@ async function prepareWasm(): Promise<void> {
   registerWasmTrainingKernels();
 }
 
+/** The wasm backend's device line: its GEMM engine (native when one loads) and why. */
+function wasmDevice(): string {
+  const gemm = installGemm();
+  return gemm.name === 'wasm' ? `WebAssembly SIMD, 1 thread; ${gemm.summary}` : `WebAssembly SIMD + ${gemm.summary}`;
+}
+
 async function tryBackend(name: BackendName, allowSoftwareWebGPU: boolean): Promise<string> {
   switch (name) {
     case 'tensorflow-gpu':
@@ -151,7 +158,7 @@ async function tryBackend(name: BackendName, allowSoftwareWebGPU: boolean): Prom
     case 'wasm':
       await prepareWasm();
       await setOrThrow('wasm');
-      return 'WebAssembly SIMD, 1 thread';
+      return wasmDevice();
     case 'cpu':
       await setOrThrow('cpu');
       return 'plain JavaScript';

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from '../models/linear';
 import { dropout } from '../backends/dropout';
+import { add } from '../backends/fused-ops';
 import { createRng } from '../util/random';
 
 export interface LoraLinearOptions {
@@ -106,7 +107,8 @@ export class LoraLinear implements Linear {
       // Explicit transposes of the small adapter matrices: matMul's transpose flags are slow on wasm.
       const down = tf.matMul(xIn, tf.transpose(this.loraA)); // [N, r]
       const up = tf.matMul(tf.mul(down, this.scaling), tf.transpose(this.loraB)); // [N, out]
-      return tf.add(y, up) as tf.Tensor2D;
+      // fused-ops' add: tfjs' own would keep y and up ([N, out] each) alive for the backward.
+      return add<tf.Tensor2D>(y, up);
     });
   }
 

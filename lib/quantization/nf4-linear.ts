@@ -1,13 +1,18 @@
 // A frozen linear layer whose weight lives on the device in NF4 (QLoRA's base layers).
 //
-// y = x·Wᵀ + b with W dequantized on the fly: the fp32 weight exists only while its matMul
-// runs. The forward pass asks the op for Wᵀ [in, out] directly and the backward pass for W
-// [out, in], so both are plain matMuls (a transposed matMul is several times slower on wasm,
-// see environment.md). The weight gets no gradient; x does, so LoRA adapters and the layers
-// below can train.
+// y = x·Wᵀ + b with W dequantized on the fly. The weight gets no gradient; x does, so LoRA
+// adapters and the layers below can train. Two strategies, by what the matmul kernel likes:
+//   - a native GEMM (lib/backends/gemm) takes transpose flags for free: W [out, in] is
+//     dequantized once per forward, used as x·Wᵀ, and kept for the backward's dy·W (when a
+//     gradient is being recorded), so each weight is dequantized once per training step;
+//   - tfjs' own kernels (transposed matMuls are several times slower on wasm, environment.md):
+//     the forward asks the op for Wᵀ [in, out] directly and the backward for W [out, in]; the
+//     fp32 weight exists only while its matMul runs.
 import * as tf from '@tensorflow/tfjs';
 import { DenseLinear, Linear } from '../models/linear';
 import { quantizeNF4 } from './nf4';
+import { hasNativeGemm } from '../backends/gemm/select';
+import { add } from '../backends/fused-ops';
 import { NF4Tensor } from './nf4-op';
 
 export interface NF4LinearOptions {
@@ -39,6 +44,14 @@ export class NF4Linear implements Linear {
     // x·Wᵀ with a hand-written gradient: dx = dy·W. Neither direction keeps the fp32 weight.
     this.matMulWeightT = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const x = args[0] as tf.Tensor2D; // [N, in]
+      if (hasNativeGemm()) {
+        const w = this.weightNF4.dequantize() as tf.Tensor2D; // [out, in]
+        // The frozen bias rides in the GEMM's epilogue: no separate pass, nothing kept for it.
+        const value = tf.fused.matMul({ a: x, b: w, transposeB: true, bias: this.bias ?? undefined }); // [N, out]
+        (args[1] as tf.GradSaveFunc)([w]); // kept by tfjs only while a gradient is recorded
+        w.dispose();
+        return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, saved[0] as tf.Tensor2D) };
+      }
       const value = tf.tidy(() => tf.matMul(x, this.weightNF4.dequantize({ transpose: true }) as tf.Tensor2D)); // [N, out]
       const gradFunc = (dy: tf.Tensor) => tf.tidy(() => tf.matMul(dy as tf.Tensor2D, this.weightNF4.dequantize() as tf.Tensor2D)); // [N, in]
       return { value, gradFunc };
@@ -82,7 +95,8 @@ export class NF4Linear implements Linear {
     }
     return tf.tidy(() => {
       const y = this.matMulWeightT(x); // [N, out]
-      return this.bias ? tf.add(y, this.bias) : y;
+      if (hasNativeGemm()) return y; // bias already added in the GEMM
+      return this.bias ? add<tf.Tensor2D>(y, this.bias) : y;
     });
   }
 

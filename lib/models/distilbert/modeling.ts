@@ -11,13 +11,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from '../linear';
 import { dropout as seededDropout } from '../../backends/dropout';
+import { add, gelu, layerNorm } from '../../backends/fused-ops';
+import { FLOAT32_MIN, selfAttention } from '../../backends/attention';
 import { DistilBertConfig } from './config';
 import { mixSeed } from '../../util/random';
+import { checkpointed } from '../recompute';
 
 export { DistilBertConfig } from './config';
 
-/** float32's most negative value: what HF's masked_fill puts at padded key positions. */
-export const FLOAT32_MIN = -3.4028234663852886e38;
+export { FLOAT32_MIN };
 const LAYER_NORM_EPS = 1e-12;
 
 export const ATTENTION_LINEARS = ['q_lin', 'k_lin', 'v_lin', 'out_lin'] as const;
@@ -60,7 +62,17 @@ export interface LogitsOptions {
   training?: boolean;
   /** Makes every dropout mask reproducible: each dropout site gets a seed derived from this one. */
   dropoutSeed?: number;
+  /**
+   * Gradient checkpointing of each transformer layer (HF's gradient_checkpointing): only the
+   * layers' inputs are kept for the backward pass, which recomputes each layer's forward (~1/3
+   * more compute). 'auto' (default) turns it on where activations would not fit: on wasm (2 GB
+   * heap in practice) from 2,048 tokens per batch (e.g. 8 × 512) up.
+   */
+  gradientCheckpointing?: boolean | 'auto';
 }
+
+/** Tokens per batch from which 'auto' checkpointing starts on wasm. */
+const CHECKPOINT_FROM_TOKENS = 2048;
 
 function toInt2D(x: number[][] | tf.Tensor2D, what: string): tf.Tensor2D {
   if (x instanceof tf.Tensor) {
@@ -123,11 +135,24 @@ export class DistilBertForSequenceClassification {
    */
   logits(inputIds: number[][] | tf.Tensor2D, attentionMask: number[][] | tf.Tensor2D, opts: LogitsOptions = {}): tf.Tensor2D {
     const training = opts.training ?? false;
-    const seedBase = opts.dropoutSeed;
+    const tokens = Array.isArray(inputIds) ? inputIds.length * (inputIds[0]?.length ?? 0) : (inputIds as tf.Tensor).size;
+    const recompute =
+      training &&
+      (opts.gradientCheckpointing === true ||
+        ((opts.gradientCheckpointing ?? 'auto') === 'auto' && tf.getBackend() === 'wasm' && tokens >= CHECKPOINT_FROM_TOKENS));
+    // A recomputed layer must draw the same dropout masks again, so it needs concrete seeds.
+    const seedBase = opts.dropoutSeed ?? (recompute ? Math.floor(Math.random() * 2 ** 32) : undefined);
     let site = 0;
+    let replay: (number | undefined)[] | null = null;
+    let record: (number | undefined)[] | null = null;
     // Each dropout call site in a forward pass (LoRA's input dropout inside the linears included)
     // gets its own seed, so masks are reproducible from dropoutSeed alone, yet distinct.
-    const nextSeed = (): number | undefined => (seedBase === undefined ? undefined : mixSeed(seedBase, site++));
+    const nextSeed = (): number | undefined => {
+      if (replay) return replay.shift();
+      const seed = seedBase === undefined ? undefined : mixSeed(seedBase, site++);
+      record?.push(seed);
+      return seed;
+    };
     const dropout = (x: tf.Tensor, rate: number): tf.Tensor => {
       const seed = nextSeed();
       // Masks are hashed on the device from (seed, element index): no host RNG, no upload.
@@ -146,15 +171,41 @@ export class DistilBertForSequenceClassification {
       if (T > this.config.max_position_embeddings) {
         throw new Error(`sequence length ${T} exceeds max_position_embeddings ${this.config.max_position_embeddings}; truncate the inputs`);
       }
-      // Padded keys get exactly FLOAT32_MIN, as HF's masked_fill: scores·keep + (1 - keep)·MIN.
-      // Both terms are exact (x·1 + 0, x·0 + MIN), and nothing can become NaN.
-      const keep = tf.reshape(tf.cast(tf.notEqual(mask, 0), 'float32'), [B, 1, 1, T]); // [B, 1, 1, T]
-      const maskFill = tf.mul(tf.sub(1, keep), FLOAT32_MIN); // [B, 1, 1, T]
+      // Padded keys get exactly FLOAT32_MIN in the scores, as HF's masked_fill (attention.ts).
+      const keep = tf.cast(tf.notEqual(mask, 0), 'float32'); // [B, T]
+      const attendWith = (keepMask: tf.Tensor) => (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor2D =>
+        selfAttention(q, k, v, keepMask, {
+          batch: B, seqLen: T, heads: this.config.n_heads,
+          dropoutRate: training ? this.config.attention_dropout : 0,
+          seed: nextSeed(), // one dropout site, drawn where the weights' dropout always drew it
+        });
 
       let x = this.embed(ids); // [B*T, C]
       x = dropout(x, this.config.dropout) as tf.Tensor2D;
       for (let i = 0; i < this.config.n_layers; i++) {
-        x = this.transformerBlock(i, x, B, T, keep, maskFill, linear, dropout);
+        if (!recompute) {
+          // A tidy per layer frees its intermediates now, not when the whole forward ends (what
+          // the backward needs is kept by tfjs' tape regardless): peak memory is one layer's.
+          const input = x;
+          x = tf.tidy(() => this.transformerBlock(i, input, attendWith(keep), linear, dropout));
+          continue;
+        }
+        // First run records the layer's seeds; the backward's rerun replays them.
+        const seeds: (number | undefined)[] = [];
+        let first = true;
+        // The mask goes in as a saved input: the backward's rerun comes after this tidy freed it.
+        const block = (input: tf.Tensor2D, [keepMask]: tf.Tensor[]): tf.Tensor2D => {
+          if (first) record = seeds;
+          else replay = [...seeds];
+          try {
+            return this.transformerBlock(i, input, attendWith(keepMask), linear, dropout);
+          } finally {
+            first = false;
+            record = null;
+            replay = null;
+          }
+        };
+        x = checkpointed(block, this.layerVariables(i), x, [keep]);
       }
       const cls = tf.reshape(tf.slice(tf.reshape(x, [B, T, -1]), [0, 0, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D; // [B, C]
       let h = tf.relu(linear('pre_classifier', cls)) as tf.Tensor2D;
@@ -168,11 +219,8 @@ export class DistilBertForSequenceClassification {
   }
 
   private layerNorm(prefix: string, x: tf.Tensor2D): tf.Tensor2D {
-    const mean = tf.mean(x, -1, true); // [N, 1]
-    const centered = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(centered), -1, true); // biased, as torch's LayerNorm
-    const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, LAYER_NORM_EPS)));
-    return tf.add(tf.mul(normed, this.param(`${prefix}.weight`)), this.param(`${prefix}.bias`));
+    // Biased variance, as torch's LayerNorm; one fused pass each way on cpu/wasm.
+    return layerNorm(x, this.param(`${prefix}.weight`), this.param(`${prefix}.bias`), LAYER_NORM_EPS);
   }
 
   private embed(ids: tf.Tensor2D): tf.Tensor2D {
@@ -180,40 +228,30 @@ export class DistilBertForSequenceClassification {
     const C = this.config.dim;
     const words = tf.gather(this.param('distilbert.embeddings.word_embeddings.weight'), tf.reshape(ids, [-1])); // [B*T, C]
     const positions = tf.slice(this.param('distilbert.embeddings.position_embeddings.weight'), [0, 0], [T, C]); // [T, C]
-    const summed = tf.reshape(tf.add(tf.reshape(words, [B, T, C]), positions), [B * T, C]) as tf.Tensor2D;
+    const summed = tf.reshape(add(tf.reshape(words, [B, T, C]), positions), [B * T, C]) as tf.Tensor2D;
     return this.layerNorm('distilbert.embeddings.LayerNorm', summed);
   }
 
   private transformerBlock(
     i: number,
     x: tf.Tensor2D, // [B*T, C]
-    B: number,
-    T: number,
-    keep: tf.Tensor,
-    maskFill: tf.Tensor,
+    attend: (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D) => tf.Tensor2D,
     linear: (path: string, x: tf.Tensor2D) => tf.Tensor2D,
     dropout: (x: tf.Tensor, rate: number) => tf.Tensor,
   ): tf.Tensor2D {
     const p = `distilbert.transformer.layer.${i}`;
-    const { dim: C, n_heads: H } = this.config;
-    const D = C / H;
-
-    // Self-attention. Split heads: [B*T, C] → [B, T, H, D] → [B, H, T, D]; k goes straight to
-    // [B, H, D, T] so that neither matMul needs a transpose flag (slow on wasm).
-    const q = tf.transpose(tf.reshape(tf.div(linear(`${p}.attention.q_lin`, x), Math.sqrt(D)), [B, T, H, D]), [0, 2, 1, 3]);
-    const kT = tf.transpose(tf.reshape(linear(`${p}.attention.k_lin`, x), [B, T, H, D]), [0, 2, 3, 1]);
-    const v = tf.transpose(tf.reshape(linear(`${p}.attention.v_lin`, x), [B, T, H, D]), [0, 2, 1, 3]);
-    const scores = tf.add(tf.mul(tf.matMul(q, kT), keep), maskFill); // [B, H, T, T]
-    const weights = dropout(tf.softmax(scores), this.config.attention_dropout);
-    const context = tf.matMul(weights, v); // [B, H, T, D]
-    const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D; // [B*T, C]
-    const attended = this.layerNorm(`${p}.sa_layer_norm`, tf.add(linear(`${p}.attention.out_lin`, merged), x));
+    // Self-attention on [B*T, C] projections; heads are split inside (backends/attention.ts).
+    const q = linear(`${p}.attention.q_lin`, x);
+    const k = linear(`${p}.attention.k_lin`, x);
+    const v = linear(`${p}.attention.v_lin`, x);
+    const merged = attend(q, k, v); // [B*T, C]
+    // Additions through fused-ops' add: tfjs' own keeps both operands alive for the backward.
+    const attended = this.layerNorm(`${p}.sa_layer_norm`, add(linear(`${p}.attention.out_lin`, merged), x));
 
     // Feed-forward with exact (erf) GELU, as torch's nn.GELU() default.
     const hidden = linear(`${p}.ffn.lin1`, attended); // [B*T, hidden]
-    const gelu = tf.mul(tf.mul(hidden, 0.5), tf.add(1, tf.erf(tf.mul(hidden, Math.SQRT1_2)))) as tf.Tensor2D;
-    const ffn = dropout(linear(`${p}.ffn.lin2`, gelu), this.config.dropout);
-    return this.layerNorm(`${p}.output_layer_norm`, tf.add(ffn, attended));
+    const ffn = dropout(linear(`${p}.ffn.lin2`, gelu(hidden)), this.config.dropout);
+    return this.layerNorm(`${p}.output_layer_norm`, add(ffn, attended));
   }
 
   private checkIdRange(ids: number[][]): void {
@@ -225,6 +263,14 @@ export class DistilBertForSequenceClassification {
         }
       }
     }
+  }
+
+  /** The trainable variables transformer layer i reads (its linears' and LayerNorms'). */
+  private layerVariables(i: number): tf.Variable[] {
+    const prefix = `distilbert.transformer.layer.${i}.`;
+    const vars = [...this.params.entries()].filter(([name, v]) => name.startsWith(prefix) && v.trainable).map(([, v]) => v);
+    for (const [path, layer] of this.linears) if (path.startsWith(prefix)) vars.push(...layer.trainableVariables());
+    return vars;
   }
 
   /** Variables an optimizer should update: trainable params and each linear's trainable variables. */
