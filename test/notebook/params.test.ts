@@ -53,7 +53,7 @@ describe('presets', () => {
       expect(presetFor(backend)).toBe('cpu');
     }
     const p = notebookParameters('wasm', {});
-    expect(p).toMatchObject({ preset: 'cpu', sampleFrac: 0.01, maxLength: 128, perDeviceTrainBatchSize: 4, gradientAccumulationSteps: 2, learningRate: 5e-4, r: 8, alpha: 32 });
+    expect(p).toMatchObject({ preset: 'cpu', sampleFrac: 0.1, maxLength: 128, perDeviceTrainBatchSize: 4, gradientAccumulationSteps: 2, learningRate: 5e-4, r: 8, alpha: 32 });
   });
 
   test('QLORA_PRESET overrides the backend’s choice', () => {
@@ -149,7 +149,7 @@ describe('reading QLORA_* variables', () => {
     ['QLORA_R', 'abc', "QLORA_R must be a whole number ≥ 1, got 'abc' (unset QLORA_R to use 8)"],
     ['QLORA_R', '2.5', 'QLORA_R must be a whole number ≥ 1, got'],
     ['QLORA_SAMPLE_FRAC', '0', 'QLORA_SAMPLE_FRAC must be a number in (0, 1], got'],
-    ['QLORA_SAMPLE_FRAC', '10%', "QLORA_SAMPLE_FRAC must be a number in (0, 1], got '10%' (unset QLORA_SAMPLE_FRAC to use 0.01)"],
+    ['QLORA_SAMPLE_FRAC', '10%', "QLORA_SAMPLE_FRAC must be a number in (0, 1], got '10%' (unset QLORA_SAMPLE_FRAC to use 0.1)"],
     ['QLORA_DROPOUT', '1', 'QLORA_DROPOUT must be a number in [0, 1), got'],
     ['QLORA_LR', '-1e-4', 'QLORA_LR must be a number > 0, got'],
     ['QLORA_LR', 'Infinity', 'QLORA_LR must be a number > 0, got'],
