@@ -82,7 +82,7 @@ export async function runImdbStarsTraining(opts: { shuffleLabels: boolean }): Pr
   });
   try {
     const out = await trainer.train();
-    checkSavedAdapter(path.join(out.lastCheckpoint!, 'adapter'), all.labelNames);
+    checkSavedAdapter(out.lastCheckpoint!, all.labelNames); // HF's layout: the adapter at the checkpoint's root
     const seconds = (Date.now() - started) / 1000;
     const e = out.lastEval!;
     const report = classificationReport(labelsFromConfusion(e.confusion), predictionsFromConfusion(e.confusion), all.labelNames.length);
