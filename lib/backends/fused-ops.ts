@@ -87,6 +87,19 @@ interface LayerNormAttrs {
   eps: number;
 }
 
+/** Mean and 1/sqrt(variance + eps) of x[o .. o+C) (biased variance, as torch.nn.LayerNorm). */
+function rowMoments(x: Float32Array, o: number, C: number, eps: number): [number, number] {
+  let sum = 0;
+  for (let c = 0; c < C; c++) sum += x[o + c];
+  const mean = sum / C;
+  let sq = 0;
+  for (let c = 0; c < C; c++) {
+    const d = x[o + c] - mean;
+    sq += d * d;
+  }
+  return [mean, 1 / Math.sqrt(sq / C + eps)];
+}
+
 function layerNormLoop([x, gamma, beta]: Float32Array[], [y]: Float32Array[], shapes: number[][], attrs: unknown): void {
   const C = shapes[0][shapes[0].length - 1];
   const native = nativeAddon();
@@ -94,15 +107,7 @@ function layerNormLoop([x, gamma, beta]: Float32Array[], [y]: Float32Array[], sh
   const rows = C === 0 ? 0 : x.length / C;
   const eps = (attrs as LayerNormAttrs).eps;
   for (let r = 0, o = 0; r < rows; r++, o += C) {
-    let sum = 0;
-    for (let c = 0; c < C; c++) sum += x[o + c];
-    const mean = sum / C;
-    let sq = 0;
-    for (let c = 0; c < C; c++) {
-      const d = x[o + c] - mean;
-      sq += d * d;
-    }
-    const rstd = 1 / Math.sqrt(sq / C + eps);
+    const [mean, rstd] = rowMoments(x, o, C, eps);
     for (let c = 0; c < C; c++) y[o + c] = (x[o + c] - mean) * rstd * gamma[c] + beta[c];
   }
 }
@@ -120,15 +125,7 @@ function layerNormGradLoop([x, gamma, dy]: Float32Array[], [dx, dgamma, dbeta]: 
   const dg = new Float64Array(C);
   const db = new Float64Array(C);
   for (let r = 0, o = 0; r < rows; r++, o += C) {
-    let sum = 0;
-    for (let c = 0; c < C; c++) sum += x[o + c];
-    const mean = sum / C;
-    let sq = 0;
-    for (let c = 0; c < C; c++) {
-      const d = x[o + c] - mean;
-      sq += d * d;
-    }
-    const rstd = 1 / Math.sqrt(sq / C + eps);
+    const [mean, rstd] = rowMoments(x, o, C, eps);
     let sumG = 0;
     let sumGX = 0;
     for (let c = 0; c < C; c++) {
