@@ -89,3 +89,18 @@ export function compare(opts: { title: string; oursScript: string; oursArgs: str
   console.log(describe('pytorch', best(torch)));
   console.log(`ratio ours/pytorch = ${(best(ours).msPerStep / best(torch).msPerStep).toFixed(2)}`);
 }
+
+/**
+ * A bench file's entry point: run as `--child` it measures our side (`child`), otherwise it drives
+ * the alternating comparison with PyTorch (`compare`), re-running itself as the child.
+ */
+export function benchMain(child: () => Promise<void>, opts: Parameters<typeof compare>[0]): void {
+  if (process.argv.includes('--child')) {
+    child().catch((e) => {
+      console.error(e);
+      process.exit(1);
+    });
+  } else {
+    compare(opts);
+  }
+}

@@ -17,7 +17,7 @@ import { currentGemm } from '../lib/backends/gemm/select';
 import { loadPretrained } from '../lib/models/distilbert/loading';
 import { getPeftModel } from '../lib/peft/model';
 import { writeRandomCheckpoint } from '../scripts/make-random-checkpoint';
-import { compare, median, printResult } from './compare';
+import { benchMain, median, printResult } from './compare';
 
 const B = Number(process.env.BENCH_BATCH ?? 32);
 const T = Number(process.env.BENCH_SEQ ?? 256);
@@ -53,16 +53,9 @@ async function child(): Promise<void> {
   model.dispose();
 }
 
-if (process.argv.includes('--child')) {
-  child().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-} else {
-  compare({
-    title: `inference, DistilBERT-base shapes, eval mode, batch ${B} × ${T}, median of ${STEPS} batches after a warm-up`,
-    oursScript: __filename,
-    oursArgs: [],
-    torchArgs: ['eval', '--batch', String(B), '--seq', String(T), '--steps', String(STEPS)],
-  });
-}
+benchMain(child, {
+  title: `inference, DistilBERT-base shapes, eval mode, batch ${B} × ${T}, median of ${STEPS} batches after a warm-up`,
+  oursScript: __filename,
+  oursArgs: [],
+  torchArgs: ['eval', '--batch', String(B), '--seq', String(T), '--steps', String(STEPS)],
+});

@@ -23,7 +23,7 @@ import { getPeftModel } from '../lib/peft/model';
 import { crossEntropy } from '../lib/training/metrics';
 import { AdamW, globalNormStats } from '../lib/training/optimizer';
 import { writeRandomCheckpoint } from '../scripts/make-random-checkpoint';
-import { compare, median, printResult } from './compare';
+import { benchMain, median, printResult } from './compare';
 
 const B = Number(process.env.BENCH_BATCH ?? 8);
 const T = Number(process.env.BENCH_SEQ ?? 128);
@@ -93,16 +93,9 @@ async function child(): Promise<void> {
   model.dispose();
 }
 
-if (process.argv.includes('--child')) {
-  child().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-} else {
-  compare({
-    title: `training step, DistilBERT-base shapes, batch ${B} × ${T}, median of ${STEPS} steps after a warm-up`,
-    oursScript: __filename,
-    oursArgs: [],
-    torchArgs: ['train', '--batch', String(B), '--seq', String(T), '--steps', String(STEPS)],
-  });
-}
+benchMain(child, {
+  title: `training step, DistilBERT-base shapes, batch ${B} × ${T}, median of ${STEPS} steps after a warm-up`,
+  oursScript: __filename,
+  oursArgs: [],
+  torchArgs: ['train', '--batch', String(B), '--seq', String(T), '--steps', String(STEPS)],
+});
